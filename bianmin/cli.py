@@ -1,0 +1,144 @@
+"""`bianmin`: the command line for running the assistant and for admin/ops work.
+
+Subcommands import their feature module lazily, so `bianmin route` does not pay for TensorFlow.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Callable
+
+from bianmin.settings import ENV_VARS, Settings
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from bianmin import supervisor
+
+    return supervisor.run(Settings.from_env())
+
+
+def _cmd_web(args: argparse.Namespace) -> int:
+    from bianmin.logs import configure_logging
+    from web.app import run
+
+    settings = Settings.from_env()
+    configure_logging(settings.log_level)
+    run(settings, args.port)
+    return 0
+
+
+def _cmd_config(args: argparse.Namespace) -> int:
+    settings = Settings.from_env()
+    for name, (default, meaning) in ENV_VARS.items():
+        print(f"{name:<24} {meaning}\n{'':<24} default: {default}")
+    print()
+    print(json.dumps({k: str(v) for k, v in settings.__dict__.items() if k != "extra"}, ensure_ascii=False, indent=2))
+    return 0
+
+
+def _cmd_route(args: argparse.Namespace) -> int:
+    from knowledge.routing import RoutingTaxonomy
+
+    taxonomy = RoutingTaxonomy.load(args.taxonomy)
+    if args.text is not None:
+        print(json.dumps(taxonomy.route(args.text).as_dict(), ensure_ascii=False))
+        return 0
+    out = sys.stdout
+    for line in sys.stdin:
+        text = line.rstrip("\n")
+        out.write(json.dumps(taxonomy.route(text).as_dict(), ensure_ascii=False) + "\n")
+    out.flush()
+    return 0
+
+
+def _cmd_user(args: argparse.Namespace) -> int:
+    import asyncio
+    import getpass
+
+    from bianmin.db import create_schema, make_engine
+    from web.accounts import AccountError, AccountStore
+
+    def read_password() -> str:
+        if args.password_stdin:
+            return sys.stdin.readline().rstrip("\n")
+        first = getpass.getpass("密码: ")
+        if getpass.getpass("再输入一次: ") != first:
+            raise AccountError("两次输入的密码不一致")
+        return first
+
+    async def go() -> int:
+        engine = make_engine(Settings.from_env().database_url)
+        try:
+            await create_schema(engine)
+            store = AccountStore(engine)
+            if args.action == "add":
+                user = await store.add_user(args.username, read_password(), args.role, args.display_name or "")
+                print(f"已创建用户 {user.username}（{user.role}）")
+            elif args.action == "passwd":
+                await store.set_password(args.username, read_password())
+                print(f"已修改 {args.username} 的密码")
+            elif args.action in ("disable", "enable"):
+                await store.set_active(args.username, args.action == "enable")
+                print(f"已{'启用' if args.action == 'enable' else '停用'}用户 {args.username}")
+            else:
+                for u in await store.list_users():
+                    print(f"{u['username']:<20} {u['role']:<6} {'启用' if u['active'] else '停用'}  {u['display_name']}")
+            return 0
+        except AccountError as exc:
+            print(f"错误：{exc}", file=sys.stderr)
+            return 2
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(go())
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="bianmin", description="便民 resident-services assistant")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("run", help="start the action server, Rasa and the web app (local mode)")
+    p.set_defaults(func=_cmd_run)
+
+    p = sub.add_parser("web", help="start only the web app")
+    p.add_argument("--port", type=int, default=None)
+    p.set_defaults(func=_cmd_web)
+
+    p = sub.add_parser("config", help="print the configuration variables and their current values")
+    p.set_defaults(func=_cmd_config)
+
+    p = sub.add_parser("route", help="route complaint text to a category and department (JSON)")
+    p.add_argument("text", nargs="?", help="one text; without it, one text per line from stdin")
+    p.add_argument("--taxonomy", default=None, help="routing YAML (default: knowledge/routing.yml)")
+    p.set_defaults(func=_cmd_route)
+
+    p = sub.add_parser("user", help="staff and admin accounts")
+    p.add_argument("action", choices=["add", "passwd", "disable", "enable", "list"])
+    p.add_argument("username", nargs="?")
+    p.add_argument("--role", choices=["staff", "admin"], default="staff")
+    p.add_argument("--display-name", default="")
+    p.add_argument("--password-stdin", action="store_true", help="read the password from stdin (for scripts)")
+    p.set_defaults(func=_cmd_user)
+
+    for register in _EXTRA_COMMANDS:
+        register(sub)
+    return parser
+
+
+#: Feature packages add subcommands here (ticket, faq, user) without the CLI importing them eagerly.
+_EXTRA_COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = []
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

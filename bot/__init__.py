@@ -1,0 +1,1 @@
+"""Rasa assistant: domain, config, rules/stories (YAML) and custom NLU components (bot.components)."""

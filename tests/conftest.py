@@ -1,0 +1,123 @@
+"""Shared fixtures. The `stack` fixture runs the real assistant — `bianmin run` (supervisor, action server,
+Rasa with the trained model, web app) — on free ports with a temporary var/, once per test session."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+MODEL = REPO / "models" / "bianmin.tar.gz"
+CHROMIUM = os.environ.get("BIANMIN_CHROMIUM", "/usr/bin/chromium")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class Stack:
+    web_url: str
+    rasa_url: str
+    action_url: str
+    var: Path
+    env: dict[str, str]
+    proc: subprocess.Popen
+
+    def child_pids(self) -> list[int]:
+        out = subprocess.run(["pgrep", "-P", str(self.proc.pid)], capture_output=True, text=True).stdout
+        return [int(p) for p in out.split()]
+
+    def chat(self, sender: str, text: str, metadata: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+        """One resident message through Rasa's REST channel; returns the bot's messages."""
+        import urllib.request
+
+        body = {"sender": sender, "message": text, **({"metadata": metadata} if metadata else {})}
+        req = urllib.request.Request(f"{self.rasa_url}/webhooks/rest/webhook", data=json.dumps(body).encode(),
+                                     headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(req, timeout=60) as resp:
+            return json.loads(resp.read())
+
+    def tracker(self, sender: str) -> dict[str, Any]:
+        import urllib.request
+
+        with urllib.request.urlopen(f"{self.rasa_url}/conversations/{sender}/tracker", timeout=30) as resp:
+            return json.loads(resp.read())
+
+
+def new_sender(prefix: str = "test") -> str:
+    return f"{prefix}-{uuid.uuid4()}"
+
+
+def web_sender() -> str:
+    return f"web-{uuid.uuid4()}"
+
+
+def _wait_ready(proc: subprocess.Popen, log: Path, timeout: float = 300) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"bianmin run exited with {proc.returncode}:\n{log.read_text()[-4000:]}")
+        if "已就绪" in log.read_text(encoding="utf-8", errors="replace"):
+            return
+        time.sleep(0.5)
+    raise RuntimeError(f"bianmin run was not ready after {timeout}s:\n{log.read_text()[-4000:]}")
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    if not MODEL.exists():
+        pytest.fail(f"No trained model at {MODEL}: run `make train` (make test does it for you).")
+    var = tmp_path_factory.mktemp("var")
+    ports = {"BIANMIN_WEB_PORT": free_port(), "BIANMIN_RASA_PORT": free_port(), "BIANMIN_ACTION_PORT": free_port()}
+    env = {**os.environ, **{k: str(v) for k, v in ports.items()}, "BIANMIN_VAR": str(var),
+           "BIANMIN_HOME": str(REPO), "PYTHONUNBUFFERED": "1"}
+    for key in ("BIANMIN_RASA_URL", "BIANMIN_ACTION_URL", "BIANMIN_DATABASE_URL", "BIANMIN_TRACKER_DB"):
+        env.pop(key, None)
+    extra = getattr(stack, "extra_env", {})
+    env.update(extra)
+    out = var / "supervisor.out"
+    with out.open("w") as fh:
+        proc = subprocess.Popen([sys.executable, "-m", "bianmin.cli", "run"], cwd=REPO, env=env,
+                                stdout=fh, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        _wait_ready(proc, out)
+        yield Stack(web_url=f"http://127.0.0.1:{ports['BIANMIN_WEB_PORT']}",
+                    rasa_url=f"http://127.0.0.1:{ports['BIANMIN_RASA_PORT']}",
+                    action_url=f"http://127.0.0.1:{ports['BIANMIN_ACTION_PORT']}",
+                    var=var, env=env, proc=proc)
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGINT)
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Headless Debian chromium driven by Playwright (no browser download)."""
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"Chromium not found at {CHROMIUM}: `apt-get install chromium` (.ci/run does it).")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
+            "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+            "--disable-background-networking", "--disable-component-update", "--disable-sync"])
+        yield b
+        b.close()
