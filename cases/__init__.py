@@ -1,0 +1,1 @@
+"""Case stores: where tickets (complaints, petitions, legal-aid applications) are kept and tracked."""
