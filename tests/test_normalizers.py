@@ -22,6 +22,9 @@ MONDAY = dt.date(2026, 11, 23)
     ("昨晚", "2026-11-22 晚上"),
     ("这周一上午", "2026-11-23 上午"),
     ("周五", "2026-11-20"),
+    ("上个月10号", "2026-10-10"),
+    ("这个月五号", "2026-11-05"),
+    ("11月30日那天晚上", "2025-11-30 晚上"),
 ])
 def test_dates_resolve_against_reference_day(text, value):
     found = find_dates(text, MONDAY)

@@ -132,12 +132,13 @@ DATE_RE = re.compile(
     r"(?P<date>"
     r"(?P<ymd>(?P<y>20\d{2}|19\d{2})[年./-](?P<m>\d{1,2}|" + _N + r")[月./-](?P<d>\d{1,2}|" + _N + r")[日号]?)"
     r"|(?P<md>(?P<m2>\d{1,2}|[一二三四五六七八九十]{1,3})月(?P<d2>\d{1,2}|[一二三四五六七八九十廿]{1,3})[日号])"
+    r"|(?P<rel_month>(?P<rm>上上|上|这|本)个?月(?P<d3>\d{1,2}|[一二三四五六七八九十廿]{1,3})[日号])"
     r"|(?P<dayword>大前天|前天|昨天|昨日|昨儿|今天|今日|今儿)"
     r"|(?P<short>昨晚|昨夜|今晚|今早|前晚|昨早)"
     r"|(?P<ago>(?P<n_ago>" + _N + r")天(?:以前|之前|前))"
     r"|(?P<week>(?P<wk_rel>上上|上|这|本)?(?:个)?(?:周|星期|礼拜)(?P<wd>[一二三四五六日天]))"
     r")"
-    r"(?:的)?"
+    r"(?:那天|当天|那晚|的)?"
     r"(?P<time>(?P<period>" + _PERIOD_RE + r")?(?:(?P<h>\d{1,2}|[零一二两三四五六七八九十]{1,3})(?:点|时|:)(?P<mi>半|\d{1,2}分?|[一二三四五]?十[一二三四五六七八九]?分|一刻|三刻)?多?(?:钟)?)?)"
 )
 
@@ -200,6 +201,13 @@ def find_dates(text: str, today: dt.date) -> list[DateMention]:
         elif g["md"]:
             mo, d = parse_cn_int(g["m2"]), parse_cn_int(g["d2"])
             day = _most_recent(mo or 0, d or 0, today) if mo and d else None
+        elif g["rel_month"]:
+            back = {"上上": 2, "上": 1}.get(g["rm"], 0)
+            month_index = today.year * 12 + today.month - 1 - back
+            try:
+                day = dt.date(month_index // 12, month_index % 12 + 1, parse_cn_int(g["d3"]) or 0)
+            except ValueError:
+                day = None
         elif g["dayword"]:
             day = today + dt.timedelta(days=_DAY_WORDS[g["dayword"]])
         elif g["short"]:

@@ -1,0 +1,127 @@
+"""`make eval`: intent and entity scores of the trained model on the held-out set (tests/nlu/heldout.yml).
+
+Intent macro-F1 is reported for the five routing intents (the target) and for all intents; entities are
+scored by (entity, normalised value) per message, so 昨天晚上 must resolve to the right day, a phone to its
+canonical digits. Writes var/reports/nlu_eval.json and nlu_eval.md.
+"""
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from collections import Counter, defaultdict
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from bench.common import REPO, REPORTS, load_agent, write_report
+
+HELDOUT = REPO / "tests" / "nlu" / "heldout.yml"
+ROUTING_INTENTS = ("complaint", "petition", "legal_aid", "service_enquiry", "out_of_scope")
+IGNORED_ENTITIES = {"input_issue", "id_number_invalid"}
+
+
+def prf(tp: int, fp: int, fn: int) -> dict[str, float]:
+    p = tp / (tp + fp) if tp + fp else 0.0
+    r = tp / (tp + fn) if tp + fn else 0.0
+    f = 2 * p * r / (p + r) if p + r else 0.0
+    return {"precision": round(p, 4), "recall": round(r, 4), "f1": round(f, 4), "support": tp + fn}
+
+
+def intent_scores(pairs: list[tuple[str, str]], labels: list[str]) -> dict[str, dict[str, float]]:
+    out = {}
+    for label in labels:
+        tp = sum(1 for g, p in pairs if g == label and p == label)
+        fp = sum(1 for g, p in pairs if g != label and p == label)
+        fn = sum(1 for g, p in pairs if g == label and p != label)
+        out[label] = prf(tp, fp, fn)
+    return out
+
+
+def macro_f1(scores: dict[str, dict[str, float]], labels: tuple[str, ...] | list[str]) -> float:
+    return round(sum(scores[label]["f1"] for label in labels) / len(labels), 4)
+
+
+async def evaluate(agent: Any, examples: list[dict[str, Any]]) -> dict[str, Any]:
+    pairs: list[tuple[str, str]] = []
+    ent_counts: dict[str, Counter] = defaultdict(Counter)
+    errors: list[dict[str, Any]] = []
+    for i, ex in enumerate(examples, 1):
+        parsed = await agent.parse_message(ex["text"])
+        predicted = (parsed.get("intent") or {}).get("name") or "None"
+        pairs.append((ex["intent"], predicted))
+        gold = Counter((e["entity"], str(e["value"])) for e in ex.get("entities") or [])
+        got = Counter((e["entity"], str(e["value"])) for e in parsed.get("entities", [])
+                      if e["entity"] not in IGNORED_ENTITIES)
+        for key in gold | got:
+            tp = min(gold[key], got[key])
+            ent_counts[key[0]]["tp"] += tp
+            ent_counts[key[0]]["fn"] += gold[key] - tp
+            ent_counts[key[0]]["fp"] += got[key] - tp
+        if predicted != ex["intent"] or gold != got:
+            errors.append({"text": ex["text"], "intent": ex["intent"], "predicted": predicted,
+                           "missing": sorted(map(list, (gold - got).elements())),
+                           "extra": sorted(map(list, (got - gold).elements()))})
+        if i % 50 == 0 or i == len(examples):
+            correct = sum(1 for g, p in pairs if g == p)
+            print(f"  {i:>4}/{len(examples)} parsed — intent accuracy so far {correct / i:.3f}", flush=True)
+    labels = sorted({g for g, _ in pairs} | {p for _, p in pairs})
+    scores = intent_scores(pairs, labels)
+    confusion: dict[str, dict[str, int]] = {g: dict(Counter(p for gg, p in pairs if gg == g)) for g in labels}
+    entity_scores = {name: prf(c["tp"], c["fp"], c["fn"]) for name, c in sorted(ent_counts.items())}
+    all_tp = sum(c["tp"] for c in ent_counts.values())
+    all_fp = sum(c["fp"] for c in ent_counts.values())
+    all_fn = sum(c["fn"] for c in ent_counts.values())
+    gold_labels = sorted({g for g, _ in pairs})
+    return {
+        "examples": len(examples),
+        "intent_accuracy": round(sum(1 for g, p in pairs if g == p) / len(pairs), 4),
+        "routing_intent_macro_f1": macro_f1(scores, ROUTING_INTENTS),
+        "all_intent_macro_f1": macro_f1(scores, gold_labels),
+        "intents": scores,
+        "confusion": confusion,
+        "entity_micro": prf(all_tp, all_fp, all_fn),
+        "entities": entity_scores,
+        "errors": errors,
+    }
+
+
+def markdown(report: dict[str, Any]) -> str:
+    lines = [f"# NLU evaluation on the held-out set ({report['examples']} messages)", "",
+             f"- intent macro-F1, five routing intents: **{report['routing_intent_macro_f1']:.3f}**",
+             f"- intent macro-F1, all intents: {report['all_intent_macro_f1']:.3f}; accuracy {report['intent_accuracy']:.3f}",
+             f"- entity micro-F1: **{report['entity_micro']['f1']:.3f}** "
+             f"(P {report['entity_micro']['precision']:.3f}, R {report['entity_micro']['recall']:.3f})", "",
+             "| intent | P | R | F1 | n |", "|---|---|---|---|---|"]
+    for name, s in report["intents"].items():
+        lines.append(f"| {name} | {s['precision']:.3f} | {s['recall']:.3f} | {s['f1']:.3f} | {s['support']} |")
+    lines += ["", "| entity | P | R | F1 | n |", "|---|---|---|---|---|"]
+    for name, s in report["entities"].items():
+        lines.append(f"| {name} | {s['precision']:.3f} | {s['recall']:.3f} | {s['f1']:.3f} | {s['support']} |")
+    labels = list(report["confusion"])
+    cols = sorted({p for row in report["confusion"].values() for p in row})
+    lines += ["", "Confusion (rows: gold, columns: predicted)", "", "| gold \\ predicted | " + " | ".join(cols) + " |",
+              "|---" * (len(cols) + 1) + "|"]
+    for g in labels:
+        lines.append(f"| {g} | " + " | ".join(str(report["confusion"][g].get(c, "")) for c in cols) + " |")
+    lines += ["", f"Errors: {len(report['errors'])} (full list in nlu_eval.json)"]
+    return "\n".join(lines) + "\n"
+
+
+def main() -> int:
+    data = yaml.safe_load(HELDOUT.read_text(encoding="utf-8"))
+    os.environ["BIANMIN_REFERENCE_DATE"] = str(data.get("reference_date", ""))
+    examples = data["examples"]
+    print(f"Loading the model and evaluating {len(examples)} held-out messages ...", flush=True)
+    agent = load_agent()
+    report = asyncio.run(evaluate(agent, examples))
+    path = write_report("nlu_eval", report)
+    (REPORTS / "nlu_eval.md").write_text(markdown(report), encoding="utf-8")
+    print(markdown(report))
+    print(f"Report: {path} and {REPORTS / 'nlu_eval.md'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
