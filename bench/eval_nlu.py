@@ -109,10 +109,31 @@ def markdown(report: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+class EntityOnlyAgent:
+    """`--entities-only`: score the rule-based extractor alone (no model load; intents come out as 'None')."""
+
+    def __init__(self) -> None:
+        from bot.components.zh_pipeline import EntityFinder
+
+        self.finder = EntityFinder()
+
+    async def parse_message(self, text: str) -> dict[str, Any]:
+        return {"intent": {"name": None}, "entities": [m.as_rasa_entity() for m in self.finder.extract(text)]}
+
+
 def main() -> int:
     data = yaml.safe_load(HELDOUT.read_text(encoding="utf-8"))
     os.environ["BIANMIN_REFERENCE_DATE"] = str(data.get("reference_date", ""))
     examples = data["examples"]
+    if "--entities-only" in sys.argv:
+        report = asyncio.run(evaluate(EntityOnlyAgent(), examples))
+        print(f"entity micro: {report['entity_micro']}")
+        for name, s in report["entities"].items():
+            print(f"  {name:<18} P {s['precision']:.3f} R {s['recall']:.3f} F1 {s['f1']:.3f} n {s['support']}")
+        for e in report["errors"]:
+            if e["missing"] or e["extra"]:
+                print("  ✗", e["text"][:60], "| missing", e["missing"], "| extra", e["extra"])
+        return 0
     print(f"Loading the model and evaluating {len(examples)} held-out messages ...", flush=True)
     agent = load_agent()
     report = asyncio.run(evaluate(agent, examples))

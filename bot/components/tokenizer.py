@@ -2,7 +2,9 @@
 
 - whitespace tokens are dropped (JiebaTokenizer keeps them in mixed Chinese/English text, rasa #7910);
 - full-width letters and digits are featurised half-width (token offsets still point into the original);
-- very long messages (a 5,000-character paste) are capped at ``max_tokens`` so parsing stays fast.
+- very long messages (a 5,000-character paste) are capped at ``max_tokens`` so parsing stays fast;
+- digit runs (phone, ID and house numbers) become one placeholder token, so their digits are not
+  features: "电话13812345678" and "电话13912345678" look alike to the classifier.
 """
 from __future__ import annotations
 
@@ -13,7 +15,11 @@ from rasa.nlu.tokenizers.jieba_tokenizer import JiebaTokenizer
 from rasa.nlu.tokenizers.tokenizer import Token
 from rasa.shared.nlu.training_data.message import Message
 
+import re
+
 from bot.components.normalizers import to_halfwidth
+
+_DIGITS = re.compile(r"^[0-9]+[xX]?$")
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.MESSAGE_TOKENIZER, is_trainable=True)
@@ -30,7 +36,8 @@ class ZhTokenizer(JiebaTokenizer):
         for word, start, end in jieba.tokenize(text):
             if not word.strip():
                 continue
-            tokens.append(Token(to_halfwidth(word).lower(), start, end))
+            text_ = to_halfwidth(word).lower()
+            tokens.append(Token("0" if _DIGITS.match(text_) else text_, start, end))
             if len(tokens) >= self._config["max_tokens"]:
                 break
         return self._apply_token_pattern(tokens)

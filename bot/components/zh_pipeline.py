@@ -1,8 +1,8 @@
 """A blank spaCy ``zh`` pipeline (jieba segmentation) that finds the entities a ticket needs.
 
 No downloaded model: tokenisation is jieba with the project's user dictionary, and recognition is rules —
-a span ruler for districts (gazetteer) and legal-matter phrases, a token-class ``Matcher`` for addresses,
-and regex components for dates, phone numbers, checksum-validated ID numbers, ticket numbers and names.
+a span ruler for districts (gazetteer), a token-class ``Matcher`` for addresses, and regex components for
+dates, phone numbers, checksum-validated ID numbers, ticket numbers, names and legal-matter types.
 All mentions go to ``doc.spans["bianmin"]`` (overlaps allowed: an address contains its district) with
 exact offsets and the normalised value in ``doc._.mentions``. ``EntityFinder.extract`` returns them resolved.
 """
@@ -117,10 +117,13 @@ def _load_surnames() -> tuple[frozenset[str], frozenset[str]]:
 
 
 _SURNAMES, _COMMON_SURNAMES = _load_surnames()
-_NAME_CUE = re.compile(r"(我叫|我的名字是|名字叫|名字是|姓名[是:：\s]*|本人叫|本人是|本人|申请人[:：\s]*|联系人[:：\s]*|我是)\s*")
-_NAME_STOP = re.compile(r"(?:[^\u4e00-\u9fff]|$|电话|手机|身份证|住|家住|地址|今年|是|的|在|想|要|来|从|家|，)")
+_NAME_CUE = re.compile(r"(我叫|我的名字是|名字叫|名字是|姓名[是:：\s]*|本人叫|本人是|本人|申请人[:：\s]*|联系人[:：\s]*"
+                       r"|(?:村民|农民|居民|业主|职工|工人|员工|市民|当事人|家属|退休职工|老党员)"
+                       r"|我是)\s*")
+_NAME_STOP = re.compile(r"(?:[^\u4e00-\u9fff]|$|电话|手机|身份证|住|家住|地址|今年|是|的|在|想|要|来|从|家|反映|投诉|举报|申请|说|向|和|与|，)")
 _NOT_NAME_TAIL = ("大妈", "阿姨", "师傅", "老师", "先生", "女士", "大爷", "大姐", "大哥", "老板", "经理", "同志", "奶奶", "爷爷")
 _NOT_NAME_CHARS = set("人的了们在是家里这那个也都就还想要去来说吗呢吧啊")
+_NOT_NAME_LAST = set("区县市省镇乡村路街楼号厂店司局站")
 
 
 @Language.component("bianmin_names")
@@ -139,7 +142,8 @@ def _names(doc: Doc) -> Doc:
                 candidate = text[pos:end]
                 if len(candidate) != surname_len + given_len or not re.fullmatch(r"[\u4e00-\u9fff]+", candidate):
                     break
-                if any(candidate.endswith(t) for t in _NOT_NAME_TAIL) or set(candidate[surname_len:]) & _NOT_NAME_CHARS:
+                if any(candidate.endswith(t) for t in _NOT_NAME_TAIL) or set(candidate[surname_len:]) & _NOT_NAME_CHARS \
+                        or candidate[-1] in _NOT_NAME_LAST:
                     continue
                 if _NAME_STOP.match(text, end):
                     _add(doc, "person_name", pos, end, candidate)
@@ -152,7 +156,7 @@ def _names(doc: Doc) -> Doc:
 ADMIN_SUFFIX = ("自治区", "省", "市", "区", "县", "旗", "镇", "乡", "街道")
 STREET_SUFFIX = ("大道", "大街", "胡同", "社区", "小区", "花园", "家园", "公寓", "大厦", "广场", "新村", "路", "街",
                  "巷", "弄", "村", "苑", "园", "里", "庄", "城", "府", "湾", "坊", "院")
-UNIT_WORDS = ("号楼", "号院", "号", "栋", "幢", "座", "楼", "单元", "层", "室", "户", "门", "期", "组", "弄", "排")
+UNIT_WORDS = ("号楼", "号院", "号", "栋", "幢", "座", "楼", "单元", "层", "室", "户", "门", "期", "组", "弄", "排", "段")
 NOT_PLACE = {"超市", "城市", "市场", "地区", "学区", "景区", "园区", "公园", "走路", "思路", "出路", "线路", "电路",
              "道路", "马路", "一路", "路上", "路边", "路口", "街上", "街边", "里面", "这里", "那里", "哪里", "家里",
              "村里", "小区里", "城里", "院里", "院子", "公司", "全市", "本市", "我市", "市区", "城区", "郊区", "辖区",
@@ -202,7 +206,9 @@ def _address_tokens(doc: Doc) -> Doc:
             cls = "ADMIN"
         elif len(t) >= 2 and t.endswith(STREET_SUFFIX) and re.fullmatch(r"[\u4e00-\u9fff]+", t):
             cls = "STREET"
-        elif re.fullmatch(r"[\u4e00-\u9fff]{1,6}", t) and (nxt in STREET_SUFFIX or nxt in ADMIN_SUFFIX):
+        elif re.fullmatch(r"[\u4e00-\u9fff]{1,6}", t) and (
+                nxt in STREET_SUFFIX or nxt in ADMIN_SUFFIX
+                or (2 <= len(nxt) <= 4 and nxt[0] in "东西南北中外内前后" and nxt.endswith(STREET_SUFFIX))):
             cls = "NAME"
         tok._.addr = cls
     return doc
@@ -211,8 +217,9 @@ def _address_tokens(doc: Doc) -> Doc:
 _ADDRESS_PATTERN = [
     {"_": {"addr": {"IN": ["ADMIN", "STREET", "NAME"]}}},
     {"_": {"addr": {"IN": ["ADMIN", "STREET", "NAME", "SUFFIX", "NUM", "UNIT", "NUMUNIT"]}}, "OP": "*"},
-    {"_": {"addr": {"IN": ["UNIT", "NUMUNIT", "STREET", "SUFFIX"]}}},
+    {"_": {"addr": {"IN": ["UNIT", "NUMUNIT", "STREET", "SUFFIX", "NUM"]}}},
 ]
+_ROOM_AFTER = ("单元", "栋", "幢", "楼", "号楼", "座")
 
 
 class AddressMatcher:
@@ -224,8 +231,18 @@ class AddressMatcher:
 
     def __call__(self, doc: Doc) -> Doc:
         for _, start, end in self.matcher(doc):
-            # a unit word is part of the address only right after a number (…2单元 | 楼道里)
-            while end - start > 1 and doc[end - 1]._.addr == "UNIT" and doc[end - 2]._.addr != "NUM":
+            # an address does not run across white space (…11号 三楼的餐馆)
+            for i in range(start, end - 1):
+                if doc[i].whitespace_:
+                    end = i + 1
+                    break
+            # a bare number ends an address only as a room number (…3单元602)
+            if doc[end - 1]._.addr == "NUM" and not (
+                    end - start > 2 and doc[end - 2].text in _ROOM_AFTER and re.fullmatch(r"\d{3,4}", doc[end - 1].text)):
+                end -= 1
+            # a unit word is part of the address only right after a number (…2单元 | 楼道里), or 号+楼/院
+            while end - start > 1 and doc[end - 1]._.addr == "UNIT" and doc[end - 2]._.addr != "NUM" \
+                    and not (doc[end - 2].text.endswith("号") and doc[end - 1].text in ("楼", "院")):
                 end -= 1
             span = doc[start:end]
             classes = [t._.addr for t in span]
@@ -244,8 +261,37 @@ def _make_address_matcher(nlp: Language, name: str) -> AddressMatcher:
 
 
 # ------------------------------------------------------------------ pipeline
-def _legal_lexicon() -> dict[str, list[str]]:
-    return yaml.safe_load((LOOKUPS / "legal_matters.yml").read_text(encoding="utf-8"))
+def _legal_lexicon() -> list[tuple[str, re.Pattern[str]]]:
+    """(type, compiled pattern) in priority order: phrases and gap patterns from legal_matters.yml."""
+    data = yaml.safe_load((LOOKUPS / "legal_matters.yml").read_text(encoding="utf-8"))
+    out = []
+    for kind, spec in data.items():
+        alternatives = [re.escape(p) for p in sorted(spec.get("phrases") or [], key=len, reverse=True)]
+        alternatives += list(spec.get("patterns") or [])
+        if alternatives:
+            out.append((kind, re.compile("|".join(f"(?:{a})" for a in alternatives))))
+    return out
+
+
+class LegalMatterMatcher:
+    """The main legal-matter type of a message (first type in priority order that matches)."""
+
+    def __init__(self, lexicon: list[tuple[str, re.Pattern[str]]]) -> None:
+        self.lexicon = lexicon
+
+    def __call__(self, doc: Doc) -> Doc:
+        text = doc._.norm_text
+        for kind, pattern in self.lexicon:
+            m = pattern.search(text)
+            if m:
+                _add(doc, "legal_matter_type", m.start(), m.end(), kind)
+                break
+        return doc
+
+
+@Language.factory("bianmin_legal_matters")
+def _make_legal_matcher(nlp: Language, name: str) -> LegalMatterMatcher:
+    return LegalMatterMatcher(_legal_lexicon())
 
 
 def _district_surfaces() -> dict[str, str]:
@@ -274,8 +320,7 @@ def prepare_jieba(extra_words: Iterable[str] = ()) -> None:
 def build_nlp() -> Language:
     """The blank zh pipeline with every bianmin recogniser (built in code; nothing downloaded)."""
     districts = _district_surfaces()
-    legal = _legal_lexicon()
-    prepare_jieba(list(districts) + [p for phrases in legal.values() for p in phrases])
+    prepare_jieba(list(districts))
     nlp = spacy.blank("zh", config={"nlp": {"tokenizer": {"segmenter": "jieba"}}})
     nlp.add_pipe("bianmin_init")
     nlp.add_pipe("bianmin_numbers")
@@ -283,8 +328,8 @@ def build_nlp() -> Language:
     nlp.add_pipe("bianmin_names")
     ruler = nlp.add_pipe("span_ruler", name="bianmin_ruler", config={"spans_key": "ruler", "phrase_matcher_attr": "ORTH"})
     patterns = [{"label": "district", "pattern": surface, "id": canonical} for surface, canonical in districts.items()]
-    patterns += [{"label": "legal_matter_type", "pattern": p, "id": kind} for kind, phrases in legal.items() for p in phrases]
     ruler.add_patterns(patterns)
+    nlp.add_pipe("bianmin_legal_matters")
     nlp.add_pipe("bianmin_split_units")
     nlp.add_pipe("bianmin_address_tokens")
     nlp.add_pipe("bianmin_addresses")
@@ -316,8 +361,13 @@ class EntityFinder:
         doc = self.doc(text, today)
         mentions = list(doc._.mentions)
         for s in doc.spans.get("ruler", []):
+            if s.label_ == "district" and not s.text.endswith(("区", "县", "市", "旗")) and _STREETISH.match(text, s.end_char):
+                continue  # 朝阳北路 is a road, not 朝阳区
             mentions.append(Mention(s.label_, s.start_char, s.end_char, s.text, s.id_ or s.text))
         return _resolve(mentions)
+
+
+_STREETISH = re.compile(r"[东西南北中]?(?:路|街|大道|大街|桥|门|巷|胡同|里|村|镇|小区|公园|广场)")
 
 
 def _resolve(mentions: list[Mention]) -> list[Mention]:
