@@ -32,10 +32,11 @@ class RasaClient:
     def _params(self) -> dict[str, str]:
         return {"token": self.token} if self.token else {}
 
-    async def _request(self, method: str, path: str, **kwargs: Any) -> Any:
+    async def _request(self, method: str, path: str, params: Optional[dict[str, str]] = None, **kwargs: Any) -> Any:
         url = f"{self.base_url}{path}"
         try:
-            async with self.http.request(method, url, params=self._params(), timeout=self.timeout, **kwargs) as resp:
+            async with self.http.request(method, url, params={**self._params(), **(params or {})},
+                                         timeout=self.timeout, **kwargs) as resp:
                 if resp.status >= 500:
                     raise RasaUnavailable(f"{method} {path}: HTTP {resp.status}")
                 resp.raise_for_status()
@@ -52,7 +53,7 @@ class RasaClient:
 
     async def tracker(self, sender: str) -> dict[str, Any]:
         return await self._request("GET", f"/conversations/{quote(sender, safe='')}/tracker",
-                                   params={**self._params(), "include_events": "ALL"})
+                                   params={"include_events": "ALL"})
 
     async def append_events(self, sender: str, events: list[dict[str, Any]]) -> dict[str, Any]:
         return await self._request("POST", f"/conversations/{quote(sender, safe='')}/tracker/events", json=events)
@@ -61,5 +62,5 @@ class RasaClient:
         """Run an intent for ``sender`` outside their turn; the replies come back in the response."""
         body = {"name": intent, "entities": entities or {}}
         result = await self._request("POST", f"/conversations/{quote(sender, safe='')}/trigger_intent",
-                                     json=body, params={**self._params(), "output_channel": "latest"})
+                                     json=body, params={"output_channel": "latest"})
         return result.get("messages", []) if isinstance(result, dict) else []

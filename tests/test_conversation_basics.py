@@ -47,15 +47,32 @@ def test_very_long_message_is_answered(stack):
     assert replies and all(m.get("text") for m in replies)
 
 
+VAGUE = ["那个东西", "嗯嗯就是那个", "这个怎么弄", "然后呢", "就那个事", "哎", "你看着办吧", "还是那样", "怎么说呢", "咋整"]
+
+
+def first_unclear(stack):
+    """A vague message the model really scores below the fallback threshold (so the test can fail)."""
+    import json
+    import urllib.request
+
+    for text in VAGUE:
+        req = urllib.request.Request(f"{stack.rasa_url}/model/parse", data=json.dumps({"text": text}).encode(),
+                                     headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(req, timeout=30) as resp:
+            if json.loads(resp.read())["intent"]["name"] == "nlu_fallback":
+                return text
+    pytest.fail("none of the vague messages falls below the NLU fallback threshold")
+
+
 def test_unclear_message_offers_readings_then_rephrase_then_person(stack):
     sender = new_sender()
-    first = stack.chat(sender, "那个东西")
+    first = stack.chat(sender, first_unclear(stack))
     buttons = [b for m in first for b in m.get("buttons", [])]
     assert buttons, first
     assert buttons[-1]["payload"] == "/out_of_scope" and "都不是" in buttons[-1]["title"]
     assert 2 <= len(buttons) <= 4
     second = stack.chat(sender, "/out_of_scope")
     assert "换个说法" in texts(second)
-    third = stack.chat(sender, "就是那个嗯")
+    third = stack.chat(sender, first_unclear(stack))
     fourth = stack.chat(sender, "/out_of_scope") if any(m.get("buttons") for m in third) else third
     assert "转人工" in {b["title"] for m in fourth for b in m.get("buttons", [])}
