@@ -16,8 +16,10 @@
     const h = Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
     return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
   }
+  // Same shape the server accepts (channels/webchat.py SENDER_RE): the id is the conversation's only secret.
+  const SENDER_RE = /^web-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
   let sender = localStorage.getItem(SENDER_KEY);
-  if (!sender || !/^web-[0-9a-f-]{36}$/.test(sender)) {
+  if (!sender || !SENDER_RE.test(sender)) {
     sender = "web-" + uuid4();
     localStorage.setItem(SENDER_KEY, sender);
   }
@@ -93,12 +95,20 @@
     notice.textContent = text; notice.hidden = !text;
   }
 
-  let busy = false;
-  async function send(message, display) {
-    if (busy) return;
-    busy = true; sendBtn.disabled = true; showNotice("");
+  // Messages are sent one after another: one typed while a reply is pending waits its turn (never dropped).
+  let queue = Promise.resolve();
+  let pending = 0;
+  function send(message, display) {
     if (display !== null) row("user", display || message);
     for (const b of log.querySelectorAll(".buttons button")) b.disabled = true;
+    scroll();
+    pending += 1;
+    queue = queue.then(() => post(message, display)).finally(() => { pending -= 1; });
+    return queue;
+  }
+
+  async function post(message, display) {
+    showNotice("");
     typing(true);
     try {
       const resp = await fetch("/api/chat", {
@@ -109,13 +119,16 @@
       typing(false);
       if (!resp.ok) { showNotice(data.error || "网络开小差了，请稍后再试。"); return; }
       for (const m of data.messages || []) {
-        render({ from: m.custom && m.custom.from === "staff" ? "staff" : "bot", text: m.text, buttons: m.buttons }, true);
+        render({ from: m.from || (m.custom && m.custom.from === "staff" ? "staff" : "bot"), text: m.text,
+                 buttons: m.buttons, staff_name: m.staff_name }, true);
       }
+      if (data.handoff) setMode(data.handoff);
     } catch (e) {
       typing(false);
       showNotice("网络连接失败，请检查网络后重试。");
     } finally {
-      busy = false; sendBtn.disabled = false; scroll();
+      if (pending <= 1) typing(false);
+      scroll();
     }
   }
   window.bianminSend = send;
@@ -132,17 +145,53 @@
     if (ev.key === "Enter" && !ev.shiftKey && !ev.isComposing) { ev.preventDefault(); form.requestSubmit(); }
   });
 
-  async function restore() {
+  async function restore(again) {
     try {
       const resp = await fetch(`/api/chat/history?sender=${encodeURIComponent(sender)}`);
       const data = await resp.json();
       const msgs = (resp.ok && data.messages) || [];
+      if (again && !resp.ok) return;
+      if (again) log.replaceChildren();
       msgs.forEach((m, i) => render(m, i === msgs.length - 1));
-      if (!msgs.length) await send("/greet", null);
+      if (!msgs.length && !again) await send("/greet", null);
     } catch (e) {
-      showNotice("暂时无法连接助手，请稍后刷新页面。");
+      if (!again) showNotice("暂时无法连接助手，请稍后刷新页面。");
     }
-    document.dispatchEvent(new CustomEvent("bianmin:ready"));
+    if (!again) document.dispatchEvent(new CustomEvent("bianmin:ready"));
   }
-  restore();
+
+  // ---- a person answering (hotline handoff): header + live messages over /ws/chat, reconnecting with backoff
+  const topbar = document.querySelector(".topbar");
+  const who = document.getElementById("who");
+  function setMode(state) {
+    topbar.classList.toggle("human", state.status === "active");
+    topbar.classList.toggle("queued", state.status === "queued");
+    who.textContent = state.status === "active" ? `人工客服 ${state.staff_name || ""} 正在为您服务`
+      : state.status === "queued" ? "正在为您转接人工客服，请稍候…" : "智能助手为您服务";
+    document.body.dataset.mode = state.status || "none";
+  }
+  window.bianminSetMode = setMode;
+
+  let socket = null, retry = 0, connectedOnce = false;
+  function connect() {
+    const proto = location.protocol === "https:" ? "wss:" : "ws:";
+    socket = new WebSocket(`${proto}//${location.host}/ws/chat?sender=${encodeURIComponent(sender)}`);
+    socket.addEventListener("open", () => {
+      retry = 0;
+      if (connectedOnce) restore(true);   // anything said while we were away is in the transcript
+      connectedOnce = true;
+    });
+    socket.addEventListener("message", (ev) => {
+      let data; try { data = JSON.parse(ev.data); } catch (e) { return; }
+      if (data.type === "state") setMode(data);
+      else if (data.type === "message") { typing(false); render(data, true); }
+    });
+    socket.addEventListener("close", () => {
+      const delay = Math.min(30000, 1000 * 2 ** retry) * (0.75 + Math.random() / 2);
+      retry = Math.min(retry + 1, 5);
+      setTimeout(connect, delay);
+    });
+  }
+
+  restore().then(() => { if ("WebSocket" in window) connect(); });
 })();
