@@ -139,3 +139,41 @@ def submission_key(ticket_type: str, sender_id: str, fields: dict[str, Any]) -> 
     core = fields.get("description") or fields.get("request") or fields.get("facts") or ""
     norm = re.sub(r"[\s，。！？、,.!?~～…]+", "", str(core))
     return hashlib.sha256(f"{ticket_type}\x1f{sender_id}\x1f{norm}".encode()).hexdigest()
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Additions for staff tools (listing, status names typed by people). Not part of the CaseStore Protocol, so
+# existing implementations stay valid; SqlCaseStore and HttpCaseStore implement ``list_tickets``.
+
+#: English aliases staff may type instead of the Chinese status names (CLI, APIs).
+STATUS_ALIASES: dict[str, Status] = {
+    "accepted": Status.ACCEPTED, "assigned": Status.ASSIGNED, "in_progress": Status.IN_PROGRESS,
+    "in-progress": Status.IN_PROGRESS, "resolved": Status.RESOLVED, "rejected": Status.REJECTED,
+    "visited": Status.VISITED,
+}
+
+
+def parse_status(text: str) -> Status:
+    """``已办结`` / ``resolved`` / ``RESOLVED`` → Status.RESOLVED; anything else raises ValueError."""
+    raw = (text or "").strip()
+    for status in Status:
+        if raw == status.value:
+            return status
+    key = raw.lower()
+    if key in STATUS_ALIASES:
+        return STATUS_ALIASES[key]
+    names = "、".join(s.value for s in Status)
+    raise ValueError(f"未知的工单状态“{raw}”，可选：{names}（或 {', '.join(sorted(set(STATUS_ALIASES) - {'in-progress'}))}）")
+
+
+@dataclass(frozen=True)
+class TicketPage:
+    """One page of a staff listing (newest first); ``tickets`` carry no events."""
+    tickets: list[Ticket]
+    total: int
+
+
+@runtime_checkable
+class ListableCaseStore(CaseStore, Protocol):
+    async def list_tickets(self, *, status: Optional[Status] = None, ticket_type: Optional[str] = None,
+                           category: Optional[str] = None, limit: int = 20, offset: int = 0) -> TicketPage: ...
