@@ -12,6 +12,7 @@ from pathlib import Path
 from sqlalchemy import MetaData, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.pool import AsyncAdaptedQueuePool
 
 metadata = MetaData(naming_convention={
     "ix": "ix_%(column_0_label)s",
@@ -39,6 +40,10 @@ def make_engine(url: str, **kwargs) -> AsyncEngine:  # type: ignore[no-untyped-d
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            # keep a few connections open (SQLAlchemy 1.4's default for file SQLite is a new one per use)
+            kwargs.setdefault("poolclass", AsyncAdaptedQueuePool)
+            kwargs.setdefault("pool_size", 5)
+            kwargs.setdefault("max_overflow", 10)
         engine = create_async_engine(url, connect_args={"timeout": 15}, **kwargs)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine

@@ -73,6 +73,9 @@ async def test_database_deleted_under_a_running_store(tmp_path: Path) -> None:
         await store.create(new_ticket())
         for f in tmp_path.glob("cases.db*"):
             f.unlink()
+        # pooled connections still hold the unlinked file; the next connection (after a restart or a
+        # recycled pool) opens a fresh empty file
+        await engine.dispose()
         with pytest.raises(CaseStoreUnavailable):   # a fresh empty file has no tables
             await store.create(new_ticket())
     finally:
