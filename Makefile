@@ -64,6 +64,7 @@ eval: $(STAMP) $(MODEL)
 
 bench: $(STAMP) $(MODEL)
 	$(PY) -m bench.nlu_latency
+	$(PY) -m bench.startup
 
 lock: $(STAMP)
 	$(PY) -m pip freeze --exclude-editable | grep -v '^bianmin' > requirements.lock

@@ -1,0 +1,82 @@
+"""Time from `bianmin run` to the first reply through the web app, and each process's resident memory.
+
+Runs twice against one temporary var/: "cold" (empty state: databases created, FAQ seeded, model
+unpacked for the first time) and "warm" (state already there). Ports are free ephemeral ones.
+Writes var/reports/startup.json.
+"""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+import uuid
+from pathlib import Path
+
+from bench.common import REPO, write_report
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return round(int(line.split()[1]) / 1024, 1)
+    return 0.0
+
+
+def one_start(var: Path) -> dict:
+    ports = {"BIANMIN_WEB_PORT": free_port(), "BIANMIN_RASA_PORT": free_port(), "BIANMIN_ACTION_PORT": free_port()}
+    env = {**os.environ, **{k: str(v) for k, v in ports.items()}, "BIANMIN_VAR": str(var)}
+    web = f"http://127.0.0.1:{ports['BIANMIN_WEB_PORT']}"
+    t0 = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, "-m", "bianmin.cli", "run"], cwd=REPO, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    body = json.dumps({"sender": f"web-{uuid.uuid4()}", "message": "你好"}).encode()
+    try:
+        while True:
+            if proc.poll() is not None:
+                raise SystemExit(f"bianmin run exited with {proc.returncode}")
+            try:
+                req = urllib.request.Request(web + "/api/chat", data=body, headers={"Content-Type": "application/json"})
+                with urllib.request.urlopen(req, timeout=30) as resp:
+                    if resp.status == 200 and json.loads(resp.read())["messages"]:
+                        break
+            except OSError:
+                time.sleep(0.25)
+        first_reply = time.perf_counter() - t0
+        children = [int(p) for p in subprocess.run(["pgrep", "-P", str(proc.pid)], capture_output=True,
+                                                   text=True).stdout.split()]
+        names = {}
+        for pid in children:
+            cmd = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+            name = "rasa" if b"rasa" in cmd and b"run" in cmd else "actions" if b"rasa_sdk" in cmd else "web"
+            names[name] = rss_mb(pid)
+        names["supervisor"] = rss_mb(proc.pid)
+        return {"first_reply_s": round(first_reply, 1), "rss_mb": names}
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=60)
+
+
+def main() -> int:
+    with tempfile.TemporaryDirectory() as tmp:
+        var = Path(tmp)
+        result = {"cold": one_start(var), "warm": one_start(var)}
+    path = write_report("startup", result)
+    print(json.dumps(result, ensure_ascii=False, indent=2))
+    print(f"Report: {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
