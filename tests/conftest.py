@@ -108,9 +108,12 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
                 proc.wait()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():
-    """Headless Debian chromium driven by Playwright (no browser download)."""
+    """Headless Debian chromium driven by Playwright (no browser download).
+
+    Module-scoped on purpose: Playwright's sync API keeps an event loop running in the main thread while
+    it is open, which would break every later async test and `asyncio.run()` in the session."""
     if not Path(CHROMIUM).exists():
         pytest.fail(f"Chromium not found at {CHROMIUM}: `apt-get install chromium` (.ci/run does it).")
     from playwright.sync_api import sync_playwright
@@ -121,3 +124,77 @@ def browser():
             "--disable-background-networking", "--disable-component-update", "--disable-sync"])
         yield b
         b.close()
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Hotline handoff (issue 6): a second stack whose hotline is always staffed, so queueing does not depend on the
+# hour the tests run at (BIANMIN_WORKING_HOURS is read by the action server at start). Same start-up as `stack`.
+HANDOFF_STACK_ENV = {"BIANMIN_WORKING_HOURS": "always", "BIANMIN_HANDOFF_AVG_MINUTES": "6"}
+
+
+@pytest.fixture(scope="session")
+def handoff_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    if not MODEL.exists():
+        pytest.fail(f"No trained model at {MODEL}: run `make train` (make test does it for you).")
+    var = tmp_path_factory.mktemp("handoff_var")
+    ports = {"BIANMIN_WEB_PORT": free_port(), "BIANMIN_RASA_PORT": free_port(), "BIANMIN_ACTION_PORT": free_port()}
+    env = {**os.environ, **{k: str(v) for k, v in ports.items()}, "BIANMIN_VAR": str(var),
+           "BIANMIN_HOME": str(REPO), "PYTHONUNBUFFERED": "1", **HANDOFF_STACK_ENV}
+    for key in ("BIANMIN_RASA_URL", "BIANMIN_ACTION_URL", "BIANMIN_DATABASE_URL", "BIANMIN_TRACKER_DB"):
+        env.pop(key, None)
+    out = var / "supervisor.out"
+    with out.open("w") as fh:
+        proc = subprocess.Popen([sys.executable, "-m", "bianmin.cli", "run"], cwd=REPO, env=env,
+                                stdout=fh, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        _wait_ready(proc, out)
+        yield Stack(web_url=f"http://127.0.0.1:{ports['BIANMIN_WEB_PORT']}",
+                    rasa_url=f"http://127.0.0.1:{ports['BIANMIN_RASA_PORT']}",
+                    action_url=f"http://127.0.0.1:{ports['BIANMIN_ACTION_PORT']}",
+                    var=var, env=env, proc=proc)
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGINT)
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Intake (issue 4): a second assistant whose complaint store is an external case system that is down (nothing
+# listens on BIANMIN_CASE_HTTP_URL), for "the ticket was NOT stored" end to end.
+STORE_DOWN_STACK_ENV = {"BIANMIN_CASE_STORE_COMPLAINT": "http", "BIANMIN_CASE_HTTP_RETRIES": "1",
+                        "BIANMIN_CASE_HTTP_TIMEOUT": "2"}
+
+
+@pytest.fixture(scope="session")
+def store_down_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    if not MODEL.exists():
+        pytest.fail(f"No trained model at {MODEL}: run `make train` (make test does it for you).")
+    var = tmp_path_factory.mktemp("store_down_var")
+    ports = {"BIANMIN_WEB_PORT": free_port(), "BIANMIN_RASA_PORT": free_port(), "BIANMIN_ACTION_PORT": free_port()}
+    env = {**os.environ, **{k: str(v) for k, v in ports.items()}, "BIANMIN_VAR": str(var),
+           "BIANMIN_HOME": str(REPO), "PYTHONUNBUFFERED": "1", **STORE_DOWN_STACK_ENV,
+           "BIANMIN_CASE_HTTP_URL": f"http://127.0.0.1:{free_port()}"}     # a closed port
+    for key in ("BIANMIN_RASA_URL", "BIANMIN_ACTION_URL", "BIANMIN_DATABASE_URL", "BIANMIN_TRACKER_DB"):
+        env.pop(key, None)
+    out = var / "supervisor.out"
+    with out.open("w") as fh:
+        proc = subprocess.Popen([sys.executable, "-m", "bianmin.cli", "run"], cwd=REPO, env=env,
+                                stdout=fh, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        _wait_ready(proc, out)
+        yield Stack(web_url=f"http://127.0.0.1:{ports['BIANMIN_WEB_PORT']}",
+                    rasa_url=f"http://127.0.0.1:{ports['BIANMIN_RASA_PORT']}",
+                    action_url=f"http://127.0.0.1:{ports['BIANMIN_ACTION_PORT']}",
+                    var=var, env=env, proc=proc)
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGINT)
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
