@@ -64,6 +64,8 @@ eval: $(STAMP) $(MODEL)
 
 bench: $(STAMP) $(MODEL)
 	$(PY) -m bench.nlu_latency
+	$(PY) -m bench.faq_retrieval
+	$(PY) -m bench.cases_throughput
 	$(PY) -m bench.startup
 
 lock: $(STAMP)

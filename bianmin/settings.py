@@ -29,6 +29,23 @@ ENV_VARS: dict[str, tuple[str, str]] = {
     "BIANMIN_MODEL": ("<home>/models/bianmin.tar.gz", "Trained Rasa model."),
     "BIANMIN_SECRET": ("<generated into var/secret>", "Key that signs staff/admin session cookies."),
     "BIANMIN_LOG_LEVEL": ("INFO", "Log level of bianmin's own processes."),
+    "BIANMIN_TIMEZONE": ("Asia/Shanghai", "Local time zone: dates in ticket numbers, working hours, times shown to staff."),
+    "BIANMIN_CASE_STORE": ("sql", "Case store of every ticket type: sql (bianmin's database) or http (external case system)."),
+    "BIANMIN_CASE_STORE_COMPLAINT": ("$BIANMIN_CASE_STORE", "Per-type override (also _PETITION, _LEGAL_AID)."),
+    "BIANMIN_CASE_HTTP_URL": ("", "External case system's base URL (for http stores)."),
+    "BIANMIN_CASE_HTTP_TOKEN": ("", "Bearer token for the external case system."),
+    "BIANMIN_CASE_HTTP_TIMEOUT": ("4", "Seconds per request to the external case system."),
+    "BIANMIN_CASE_HTTP_RETRIES": ("2", "Retries after connection errors, timeouts and 5xx."),
+    "BIANMIN_CASE_API_TOKEN": ("", "Bearer token of this app's /api/cases (case-system API); unset disables it."),
+    "BIANMIN_WORKING_HOURS": ("mon-fri 09:00-17:30", "When hotline staff answer; 'always' / 'never' also accepted."),
+    "BIANMIN_HANDOFF_AVG_MINUTES": ("6", "Average minutes per staffed conversation (expected wait told to residents)."),
+    "BIANMIN_FAQ_THRESHOLD": ("0.7", "FAQ retrieval confidence needed to answer directly; below it 您是不是想问."),
+    "BIANMIN_FAQ_CANDIDATE_FLOOR": ("0.1", "Lowest confidence for a candidate question to be offered."),
+    "BIANMIN_LOCAL_SETTINGS": ("<home>/knowledge/local_settings.yml", "Local details (addresses, phones, hours) for FAQ answers."),
+    "BIANMIN_ROUTING_FILE": ("<home>/knowledge/routing.yml", "Complaint routing taxonomy."),
+    "BIANMIN_SLA_FILE": ("<home>/knowledge/sla.yml", "Deadline policy."),
+    "BIANMIN_GAZETTEER_FILE": ("<home>/knowledge/gazetteer.yml", "Districts recognised in messages."),
+    "BIANMIN_REFERENCE_DATE": ("today", "Evaluation only: the day relative dates (昨天, 上周三) resolve against."),
 }
 
 
