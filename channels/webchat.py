@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import logging
 import re
-from typing import Any, TypedDict
+from typing import Any, Awaitable, Callable, TypedDict
 
 from aiohttp import web
 
@@ -15,6 +15,9 @@ log = logging.getLogger(__name__)
 SENDER_RE = re.compile(r"^web-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 MAX_MESSAGE_CHARS = 5000
 RASA_KEY = web.AppKey("rasa", RasaClient)
+#: Optional: takes over delivery of every resident message (the hotline handoff: channels.handoff).
+ResidentHook = Callable[[str, str, dict[str, Any]], Awaitable[dict[str, Any]]]
+RESIDENT_HOOK_KEY = web.AppKey("resident_hook", object)
 
 
 class ChatRequest(TypedDict, total=False):
@@ -23,8 +26,9 @@ class ChatRequest(TypedDict, total=False):
     display: str   # what the resident saw (a button title) when message is a payload
 
 
-class ChatReply(TypedDict):
+class ChatReply(TypedDict, total=False):
     messages: list[dict[str, Any]]
+    handoff: dict[str, Any]     # {"status": "none" | "queued" | "active", "staff_name": ...} while a person is involved
 
 
 def _error(status: int, message: str) -> web.Response:
@@ -51,7 +55,10 @@ async def post_message(request: web.Request) -> web.Response:
     message = strip_control(message)[:MAX_MESSAGE_CHARS]
     display = body.get("display") if isinstance(body.get("display"), str) else None
     metadata = {"channel": "webchat", **({"display": display[:100]} if display else {})}
+    hook: ResidentHook | None = request.app.get(RESIDENT_HOOK_KEY)  # type: ignore[assignment]
     try:
+        if hook is not None:
+            return web.json_response(await hook(sender, message, metadata))
         replies = await request.app[RASA_KEY].send(sender, message, metadata)
     except RasaUnavailable as exc:
         log.warning("rasa unavailable: %s", exc)
@@ -72,20 +79,29 @@ async def get_history(request: web.Request) -> web.Response:
 
 
 def transcript(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """User and bot utterances from tracker events, as the chat page renders them."""
+    """User and bot utterances from tracker events, as the chat page renders them. Bot events appended by the
+    hotline handoff carry ``metadata.from``: "staff" (a person's message, with ``staff`` = display name) or
+    "system" (a notice such as 人工客服 张三 已接入)."""
     out: list[dict[str, Any]] = []
     for ev in events:
         kind = ev.get("event")
         if kind == "user":
             meta = ev.get("metadata") or {}
+            if meta.get("is_external"):
+                continue  # trigger_intent (a form started by staff): not something the resident said
             text = meta.get("display") or ev.get("text") or ""
             if text.startswith("/") and not meta.get("display"):
                 continue  # an internal payload with no visible title
             out.append({"from": "user", "text": text, "timestamp": ev.get("timestamp")})
         elif kind == "bot":
             data = ev.get("data") or {}
-            out.append({"from": "bot", "text": ev.get("text") or "", "buttons": data.get("buttons") or [],
-                        "custom": data.get("custom"), "timestamp": ev.get("timestamp")})
+            meta = ev.get("metadata") or {}
+            who = meta.get("from") if meta.get("from") in ("staff", "system") else "bot"
+            item = {"from": who, "text": ev.get("text") or "", "buttons": data.get("buttons") or [],
+                    "custom": data.get("custom"), "timestamp": ev.get("timestamp")}
+            if who == "staff":
+                item["staff_name"] = str(meta.get("staff") or "")
+            out.append(item)
     return out
 
 

@@ -40,7 +40,7 @@ def message(text: str, intent: str, confidence: float) -> Message:
     ("😡😡", "bad_input", 1.0, UPSET_INTENT),                           # after InputGuard
     ("你们到底管不管", "complaint", 0.95, UPSET_INTENT),                 # nothing to file
     ("气死了 楼下装修吵了一个月 你们到底管不管", "complaint", 0.9, "complaint"),   # a request we can act on
-    ("气死了 楼下装修吵了一个月 你们到底管不管", "complaint", 0.5, UPSET_INTENT),  # unsure what they want
+    ("气死了 楼下装修吵了一个月 你们到底管不管", "nlu_fallback", 0.5, UPSET_INTENT),  # unsure what they want
     ("气死我了 你们人工客服到底在哪", "human_handoff", 0.9, "human_handoff"),     # already asks for a person
     ("/human_handoff", "human_handoff", 1.0, "human_handoff"),
     ("楼下太吵了", "complaint", 0.9, "complaint"),
@@ -52,3 +52,10 @@ def test_pipeline_component(text: str, intent: str, confidence: float, expected:
     if expected == UPSET_INTENT:
         assert m.get(INTENT_RANKING_KEY)[0]["name"] == UPSET_INTENT
         assert any(i["name"] == intent for i in m.get(INTENT_RANKING_KEY))   # the reading is kept for later
+
+
+def test_a_minimum_request_confidence_can_be_required() -> None:
+    component = UpsetDetector({**UpsetDetector.get_default_config(), "request_confidence": 0.7})
+    [unsure] = component.process([message("气死了 楼下装修吵了一个月 你们到底管不管", "complaint", 0.5)])
+    [sure] = component.process([message("气死了 楼下装修吵了一个月 你们到底管不管", "complaint", 0.9)])
+    assert unsure.get(INTENT)["name"] == UPSET_INTENT and sure.get(INTENT)["name"] == "complaint"

@@ -7,8 +7,9 @@ message carries no request we can act on:
 
 - the resident already asks for a person (``human_handoff``): kept;
 - apart from the angry words there is a substantial request (≥ ``min_content_chars`` Chinese characters) and
-  the classifier is sure of a request intent (≥ ``request_confidence``): kept, so "气死了 楼下装修吵了一个月"
-  still starts a complaint;
+  the message was read as a request intent: kept, so "气死了 楼下装修吵了一个月" still starts a complaint.
+  "Read as" means it survived the FallbackClassifier before us (an unsure reading is already ``nlu_fallback``);
+  ``request_confidence`` (default 0) can demand more, independent of how the classifier is calibrated;
 - otherwise the intent becomes ``express_upset`` and the rule answers with an offer of a person.
 
 Payloads ("/human_handoff") are never touched.
@@ -83,12 +84,12 @@ def is_upset(text: str, threshold: int = 2) -> bool:
 class UpsetDetector(GraphComponent):
     @staticmethod
     def get_default_config() -> Dict[Text, Any]:
-        return {"threshold": 2, "min_content_chars": 6, "request_confidence": 0.7}
+        return {"threshold": 2, "min_content_chars": 6, "request_confidence": 0.0}
 
     def __init__(self, config: Dict[Text, Any]) -> None:
         self.threshold = int(config.get("threshold", 2))
         self.min_content_chars = int(config.get("min_content_chars", 6))
-        self.request_confidence = float(config.get("request_confidence", 0.7))
+        self.request_confidence = float(config.get("request_confidence", 0.0))
 
     @classmethod
     def create(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
