@@ -8,6 +8,8 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import UserUtteranceReverted
 from rasa_sdk.executor import CollectingDispatcher
 
+from actions.faq import record_fallback_question
+
 #: How each intent is offered back to the resident when we are not sure what they meant.
 INTENT_READINGS: Dict[str, str] = {
     "complaint": "投诉或反映问题",
@@ -64,6 +66,7 @@ class ActionDefaultFallback(Action):
         return "action_default_fallback"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List[Dict]:
+        await record_fallback_question(tracker)   # admins see what the assistant could not answer
         dispatcher.utter_message(response="utter_default")
         return [UserUtteranceReverted()]
 

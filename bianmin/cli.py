@@ -130,6 +130,24 @@ def build_parser() -> argparse.ArgumentParser:
 _EXTRA_COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = []
 
 
+def _register_ticket(sub: argparse._SubParsersAction) -> None:
+    from cases.cli import register  # argparse only; the store is imported when a ticket command runs
+
+    register(sub)
+
+
+_EXTRA_COMMANDS.append(_register_ticket)
+
+
+def _register_faq(sub: argparse._SubParsersAction) -> None:
+    from knowledge.faq_cli import register  # argparse only; the store and jieba load when a faq command runs
+
+    register(sub)
+
+
+_EXTRA_COMMANDS.append(_register_faq)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:

@@ -10,9 +10,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bianmin.db import create_schema, make_engine
 from bianmin.settings import Settings
+from cases import api as case_api
 from channels import webchat
 from channels.rasa_client import RasaClient
-from web import auth
+from web import admin, auth, staff
 from web.accounts import AccountStore
 
 STATIC = Path(__file__).parent / "static"
@@ -65,6 +66,9 @@ def create_app(settings: Settings | None = None) -> web.Application:
     app.router.add_static("/static/", STATIC)
     webchat.setup(app)
     auth.setup(app)
+    case_api.setup(app)
+    staff.setup(app)   # hotline handoff: /staff, /api/staff/handoff, /ws/staff, /ws/chat
+    admin.setup(app)   # FAQ knowledge: /admin, /api/admin/...
     return app
 
 
