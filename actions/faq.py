@@ -130,7 +130,11 @@ def _attach_to_action_server() -> None:
     async def start_warm_up(_app: Any, _loop: Any = None) -> None:
         asyncio.get_running_loop().create_task(warm_up())
 
+    async def close(_app: Any, _loop: Any = None) -> None:
+        await close_faq_service()   # pooled DB connections would keep the process alive after SIGTERM
+
     app.register_listener(start_warm_up, "after_server_start")
+    app.register_listener(close, "after_server_stop")
 
 
 _attach_to_action_server()
