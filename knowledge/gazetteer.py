@@ -7,14 +7,14 @@ other district in the same file claims it; otherwise the full name, or the alias
 from __future__ import annotations
 
 import logging
-import os
 import re
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
-import yaml
+
+from knowledge._files import load_yaml
 
 log = logging.getLogger(__name__)
 
@@ -135,15 +135,8 @@ class Gazetteer:
     @classmethod
     def load(cls, path: str | Path | None = None) -> "Gazetteer":
         """Read ``path``, else env ``BIANMIN_GAZETTEER_FILE``, else ``gazetteer.yml`` next to this module."""
-        if path is None:
-            path = os.environ.get(ENV_VAR) or DEFAULT_PATH
-        path = Path(path)
-        with path.open(encoding="utf-8") as fh:
-            try:
-                data = yaml.safe_load(fh)
-            except yaml.YAMLError as exc:
-                raise GazetteerConfigError(f"{path}: YAML 格式错误：{exc}") from exc
-        return cls(data, source=str(path))
+        data, source = load_yaml(path, ENV_VAR, DEFAULT_PATH, GazetteerConfigError)
+        return cls(data, source=str(source))
 
     # ------------------------------------------------------------------ lookups
     def _in_city(self, city: str, rest: str) -> District | None:

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import logging
 import math
-import os
 import re
 import threading
 import unicodedata
@@ -23,7 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
-import yaml
+
+from knowledge._files import load_yaml
 
 log = logging.getLogger(__name__)
 
@@ -229,15 +229,8 @@ class RoutingTaxonomy:
     @classmethod
     def load(cls, path: str | Path | None = None) -> "RoutingTaxonomy":
         """Read the YAML table: ``path``, else env ``BIANMIN_ROUTING_FILE``, else ``routing.yml`` here."""
-        if path is None:
-            path = os.environ.get(ENV_VAR) or DEFAULT_PATH
-        path = Path(path)
-        with path.open(encoding="utf-8") as fh:
-            try:
-                data = yaml.safe_load(fh)
-            except yaml.YAMLError as exc:
-                raise RoutingConfigError(f"{path}: YAML 格式错误：{exc}") from exc
-        return cls(data, source=str(path))
+        data, source = load_yaml(path, ENV_VAR, DEFAULT_PATH, RoutingConfigError)
+        return cls(data, source=str(source))
 
     def _load_fixed(self, raw: Any, source: str) -> dict[str, Route]:
         if not isinstance(raw, Mapping):

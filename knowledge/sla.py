@@ -7,13 +7,13 @@ the public holidays listed in ``sla.yml`` and count the adjusted working weekend
 from __future__ import annotations
 
 import datetime
-import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
-import yaml
+
+from knowledge._files import load_yaml
 
 ENV_VAR = "BIANMIN_SLA_FILE"
 DEFAULT_PATH = Path(__file__).resolve().with_name("sla.yml")
@@ -169,15 +169,8 @@ class SlaPolicy:
     @classmethod
     def load(cls, path: str | Path | None = None) -> "SlaPolicy":
         """Read ``path``, else env ``BIANMIN_SLA_FILE``, else ``sla.yml`` next to this module."""
-        if path is None:
-            path = os.environ.get(ENV_VAR) or DEFAULT_PATH
-        path = Path(path)
-        with path.open(encoding="utf-8") as fh:
-            try:
-                data = yaml.safe_load(fh)
-            except yaml.YAMLError as exc:
-                raise SlaConfigError(f"{path}: YAML 格式错误：{exc}") from exc
-        return cls(data, source=str(path))
+        data, source = load_yaml(path, ENV_VAR, DEFAULT_PATH, SlaConfigError)
+        return cls(data, source=str(source))
 
     # ------------------------------------------------------------------ day arithmetic
     def is_working_day(self, day: datetime.date) -> bool:

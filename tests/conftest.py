@@ -2,6 +2,7 @@
 Rasa with the trained model, web app) — on free ports with a temporary var/, once per test session."""
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -76,18 +77,23 @@ def _wait_ready(proc: subprocess.Popen, log: Path, timeout: float = 300) -> None
     raise RuntimeError(f"bianmin run was not ready after {timeout}s:\n{log.read_text()[-4000:]}")
 
 
-@pytest.fixture(scope="session")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+#: Every test assistant answers as if the hotline were staffed: queueing must not depend on the hour the
+#: tests run at (BIANMIN_WORKING_HOURS is read by the action server at start).
+STACK_ENV = {"BIANMIN_WORKING_HOURS": "always", "BIANMIN_HANDOFF_AVG_MINUTES": "6"}
+
+
+@contextlib.contextmanager
+def running_stack(tmp_path_factory: pytest.TempPathFactory, name: str,
+                  extra_env: dict[str, str] | None = None) -> Iterator[Stack]:
+    """`bianmin run` on free ports with its own var/ and ``extra_env``; stopped with SIGINT like Ctrl-C."""
     if not MODEL.exists():
         pytest.fail(f"No trained model at {MODEL}: run `make train` (make test does it for you).")
-    var = tmp_path_factory.mktemp("var")
+    var = tmp_path_factory.mktemp(name)
     ports = {"BIANMIN_WEB_PORT": free_port(), "BIANMIN_RASA_PORT": free_port(), "BIANMIN_ACTION_PORT": free_port()}
     env = {**os.environ, **{k: str(v) for k, v in ports.items()}, "BIANMIN_VAR": str(var),
-           "BIANMIN_HOME": str(REPO), "PYTHONUNBUFFERED": "1"}
+           "BIANMIN_HOME": str(REPO), "PYTHONUNBUFFERED": "1", **STACK_ENV, **(extra_env or {})}
     for key in ("BIANMIN_RASA_URL", "BIANMIN_ACTION_URL", "BIANMIN_DATABASE_URL", "BIANMIN_TRACKER_DB"):
         env.pop(key, None)
-    extra = getattr(stack, "extra_env", {})
-    env.update(extra)
     out = var / "supervisor.out"
     with out.open("w") as fh:
         proc = subprocess.Popen([sys.executable, "-m", "bianmin.cli", "run"], cwd=REPO, env=env,
@@ -106,6 +112,18 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    with running_stack(tmp_path_factory, "var") as s:
+        yield s
+
+
+@pytest.fixture(scope="session")
+def handoff_stack(stack: Stack) -> Stack:
+    """Hotline handoff (issue 6) runs on the main stack, which is always staffed (STACK_ENV)."""
+    return stack
 
 
 @pytest.fixture(scope="module")
@@ -127,42 +145,6 @@ def browser():
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# Hotline handoff (issue 6): a second stack whose hotline is always staffed, so queueing does not depend on the
-# hour the tests run at (BIANMIN_WORKING_HOURS is read by the action server at start). Same start-up as `stack`.
-HANDOFF_STACK_ENV = {"BIANMIN_WORKING_HOURS": "always", "BIANMIN_HANDOFF_AVG_MINUTES": "6"}
-
-
-@pytest.fixture(scope="session")
-def handoff_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    if not MODEL.exists():
-        pytest.fail(f"No trained model at {MODEL}: run `make train` (make test does it for you).")
-    var = tmp_path_factory.mktemp("handoff_var")
-    ports = {"BIANMIN_WEB_PORT": free_port(), "BIANMIN_RASA_PORT": free_port(), "BIANMIN_ACTION_PORT": free_port()}
-    env = {**os.environ, **{k: str(v) for k, v in ports.items()}, "BIANMIN_VAR": str(var),
-           "BIANMIN_HOME": str(REPO), "PYTHONUNBUFFERED": "1", **HANDOFF_STACK_ENV}
-    for key in ("BIANMIN_RASA_URL", "BIANMIN_ACTION_URL", "BIANMIN_DATABASE_URL", "BIANMIN_TRACKER_DB"):
-        env.pop(key, None)
-    out = var / "supervisor.out"
-    with out.open("w") as fh:
-        proc = subprocess.Popen([sys.executable, "-m", "bianmin.cli", "run"], cwd=REPO, env=env,
-                                stdout=fh, stderr=subprocess.STDOUT, start_new_session=True)
-    try:
-        _wait_ready(proc, out)
-        yield Stack(web_url=f"http://127.0.0.1:{ports['BIANMIN_WEB_PORT']}",
-                    rasa_url=f"http://127.0.0.1:{ports['BIANMIN_RASA_PORT']}",
-                    action_url=f"http://127.0.0.1:{ports['BIANMIN_ACTION_PORT']}",
-                    var=var, env=env, proc=proc)
-    finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGINT)
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
-
-
-# ---------------------------------------------------------------------------------------------------------------
 # Intake (issue 4): a second assistant whose complaint store is an external case system that is down (nothing
 # listens on BIANMIN_CASE_HTTP_URL), for "the ticket was NOT stored" end to end.
 STORE_DOWN_STACK_ENV = {"BIANMIN_CASE_STORE_COMPLAINT": "http", "BIANMIN_CASE_HTTP_RETRIES": "1",
@@ -171,30 +153,6 @@ STORE_DOWN_STACK_ENV = {"BIANMIN_CASE_STORE_COMPLAINT": "http", "BIANMIN_CASE_HT
 
 @pytest.fixture(scope="session")
 def store_down_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    if not MODEL.exists():
-        pytest.fail(f"No trained model at {MODEL}: run `make train` (make test does it for you).")
-    var = tmp_path_factory.mktemp("store_down_var")
-    ports = {"BIANMIN_WEB_PORT": free_port(), "BIANMIN_RASA_PORT": free_port(), "BIANMIN_ACTION_PORT": free_port()}
-    env = {**os.environ, **{k: str(v) for k, v in ports.items()}, "BIANMIN_VAR": str(var),
-           "BIANMIN_HOME": str(REPO), "PYTHONUNBUFFERED": "1", **STORE_DOWN_STACK_ENV,
-           "BIANMIN_CASE_HTTP_URL": f"http://127.0.0.1:{free_port()}"}     # a closed port
-    for key in ("BIANMIN_RASA_URL", "BIANMIN_ACTION_URL", "BIANMIN_DATABASE_URL", "BIANMIN_TRACKER_DB"):
-        env.pop(key, None)
-    out = var / "supervisor.out"
-    with out.open("w") as fh:
-        proc = subprocess.Popen([sys.executable, "-m", "bianmin.cli", "run"], cwd=REPO, env=env,
-                                stdout=fh, stderr=subprocess.STDOUT, start_new_session=True)
-    try:
-        _wait_ready(proc, out)
-        yield Stack(web_url=f"http://127.0.0.1:{ports['BIANMIN_WEB_PORT']}",
-                    rasa_url=f"http://127.0.0.1:{ports['BIANMIN_RASA_PORT']}",
-                    action_url=f"http://127.0.0.1:{ports['BIANMIN_ACTION_PORT']}",
-                    var=var, env=env, proc=proc)
-    finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGINT)
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
+    env = {**STORE_DOWN_STACK_ENV, "BIANMIN_CASE_HTTP_URL": f"http://127.0.0.1:{free_port()}"}  # a closed port
+    with running_stack(tmp_path_factory, "store_down_var", env) as s:
+        yield s
