@@ -841,11 +841,18 @@ class AskConfirmation(Action):
 
 # ------------------------------------------------------------------------------------------------ start, pause, cancel
 def likeliest_request_type(message: Dict[Text, Any], floor: float = 0.05) -> Optional[str]:
-    """The request type (complaint/petition/legal_aid) ranked highest for ``message``, if at all plausible."""
+    """The request type (complaint/petition/legal_aid) for details given with no form open.
+
+    The classifier's ranking first; failing that, the complaint routing lexicon — a message about noise,
+    rubbish or a broken street light is a complaint even when the classifier only saw "details" in it.
+    """
     for item in message.get("intent_ranking") or []:
         if item.get("name") in TYPE_INTENTS and (item.get("confidence") or 0) >= floor:
             return item["name"]
-    return None
+    from knowledge.routing import route_complaint  # a few microseconds: fine on the event loop
+
+    route = route_complaint(message.get("text") or "")
+    return "complaint" if route.category != "其他" and route.confidence >= 0.5 else None
 
 
 class ActionStartIntake(Action):

@@ -60,6 +60,7 @@ _T2S_PAIRS = (
 T2S: dict[int, str] = {ord(a): b for a, b in zip(_T2S_PAIRS[0::2], _T2S_PAIRS[1::2]) if a != b}
 
 _WHITESPACE = re.compile(r"\s+")
+_LONG_NUMBER = re.compile(r"\d{7,}")   # phone, ID and ticket numbers: "12345" inside 13812345678 is no keyword
 _ALLOWED_TOP = {"settings", "extra_char_map", "fixed_routes", "ignore_phrases", "categories"}
 _ALLOWED_NODE = {"department", "keywords", "negative", "subcategories"}
 _ALLOWED_SETTINGS = {"min_score", "length_bonus", "confidence_scale", "max_chars"}
@@ -73,7 +74,7 @@ def normalise(text: str, char_map: Mapping[int, str] | None = None) -> str:
     """Canonical form used on both lexicon phrases and residents' text (not length-preserving)."""
     text = unicodedata.normalize("NFKC", text)
     text = text.translate(char_map if char_map is not None else T2S)
-    return _WHITESPACE.sub("", text.lower())
+    return _WHITESPACE.sub("", _LONG_NUMBER.sub("#", text.lower()))
 
 
 @dataclass(frozen=True)

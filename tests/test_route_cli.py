@@ -25,3 +25,9 @@ def test_route_batch_from_stdin_keeps_order_and_survives_bad_lines():
     assert results[0]["category"] == "环境保护"
     assert results[3]["category"] == "劳动和社会保障"
     assert results[1]["category"] == results[2]["category"] == "其他"
+
+
+def test_keywords_do_not_match_inside_phone_numbers():
+    from knowledge.routing import route_complaint
+
+    assert "12345" not in route_complaint("我叫王芳 电话13812345678").matched
