@@ -651,8 +651,9 @@ class ValidateIntakeForm(FormValidationAction):
         turn = Turn.of(tracker)
         values = slot_values(tracker, spec)
         if started_this_turn(tracker):
-            if turn.intent not in TYPE_INTENTS or turn.payload:
+            if turn.intent not in (*TYPE_INTENTS, "inform") or turn.payload:
                 return []       # started from a button, or resumed: nothing to read
+            # a request type, or details given with no form open (ActionStartIntake chose the type): read them
             return self._read_facts(dispatcher, spec, turn, values, asked=None, lead=True)
         asked_slot = tracker.get_slot(REQUESTED_SLOT)
         asked = spec.field(asked_slot) if asked_slot else None
