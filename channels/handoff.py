@@ -750,8 +750,11 @@ class HandoffService:
             await audit.record(conn, user.username, "handoff.view", f"handoff/{session.id}")
         tracker = await self.rasa.tracker(session.sender_id)
         labels = slot_labels()
-        slots = [{"name": k, "label": labels.get(k, k), "value": v} for k, v in (tracker.get("slots") or {}).items()
-                 if v not in (None, "", [], {}) and k not in HIDDEN_SLOTS]
+        from cases.store import TYPE_NAMES_ZH
+
+        shown = lambda k, v: TYPE_NAMES_ZH.get(v, v) if k == "intake_type" else v  # noqa: E731 - 投诉举报, not complaint
+        slots = [{"name": k, "label": labels.get(k, k), "value": shown(k, v)}
+                 for k, v in (tracker.get("slots") or {}).items() if v not in (None, "", [], {}) and k not in HIDDEN_SLOTS]
         return {"session": await self.session_json(session), "transcript": transcript(tracker.get("events") or []),
                 "slots": slots, "active_loop": (tracker.get("active_loop") or {}).get("name")}
 
