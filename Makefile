@@ -66,6 +66,7 @@ bench: $(STAMP) $(MODEL)
 	$(PY) -m bench.nlu_latency
 	$(PY) -m bench.faq_retrieval
 	$(PY) -m bench.cases_throughput
+	$(PY) -m bench.complaint_conversation --spawn
 	$(PY) -m bench.startup
 
 lock: $(STAMP)
