@@ -26,6 +26,7 @@ from cases.store import (TICKET_TYPES, CaseStore, CaseStoreError, CaseStoreUnava
                          InvalidTransition, Status, TicketNotFound, parse_status)
 from cases.wire import IDEMPOTENCY_KEY_RE, CreateResultJSON, TicketJSON, new_ticket_from_json, ticket_to_json
 from web.auth import current_user, require
+from web.payloads import json_object, text_field
 
 log = logging.getLogger(__name__)
 
@@ -102,27 +103,11 @@ def _handles_domain_errors(handler):  # type: ignore[no-untyped-def]
 
 
 async def _json_object(request: web.Request) -> dict[str, Any]:
-    try:
-        body = await request.json()
-    except Exception:
-        raise ValueError("请求内容应为 JSON。") from None
-    if not isinstance(body, dict):
-        raise ValueError("请求内容应为 JSON 对象。")
-    return body
+    return await json_object(request, ValueError)
 
 
 def _text(body: dict[str, Any], key: str, *, required: bool = False, limit: int = 2000) -> str:
-    value = body.get(key, "")
-    if value is None:
-        value = ""
-    if not isinstance(value, str):
-        raise ValueError(f"“{key}”应为文本。")
-    value = value.strip()
-    if required and not value:
-        raise ValueError(f"“{key}”不能为空。")
-    if len(value) > limit:
-        raise ValueError(f"“{key}”不能超过{limit}个字。")
-    return value
+    return text_field(body, key, limit, required, ValueError)
 
 
 def _int_param(request: web.Request, name: str, default: int, low: int, high: int) -> int:

@@ -24,6 +24,7 @@ from knowledge.faq_store import FaqError, FaqStore, FaqValidationError, dump_yam
 from knowledge.local_settings import placeholders
 from knowledge.retrieval import LiveIndex, candidate_floor_from_env, decide, threshold_from_env
 from web.auth import current_user, require
+from web.payloads import json_object
 
 log = logging.getLogger(__name__)
 
@@ -80,13 +81,7 @@ async def _actor(request: web.Request) -> str:
 
 
 async def _body(request: web.Request) -> dict[str, Any]:
-    try:
-        body = await request.json()
-    except Exception:
-        raise FaqError("请求内容应为 JSON。") from None
-    if not isinstance(body, dict):
-        raise FaqError("请求内容应为 JSON 对象。")
-    return body
+    return await json_object(request, FaqError)
 
 
 def _int(value: Any, name: str, default: Optional[int] = None, lo: int = 0, hi: int = 10_000) -> Optional[int]:

@@ -27,6 +27,7 @@ from channels.handoff import (ACTIVE, HANDBACK_INTENTS, HANDOFF_KEY, HandoffConf
 from channels.rasa_client import RasaUnavailable
 from web.accounts import StaffUser
 from web.auth import SESSION_COOKIE, current_user, require
+from web.payloads import json_object, text_field
 
 log = logging.getLogger(__name__)
 
@@ -72,27 +73,11 @@ def _session_id(request: web.Request) -> int:
 
 
 async def _body(request: web.Request) -> dict[str, Any]:
-    try:
-        body = await request.json()
-    except Exception:
-        raise HandoffError("请求内容应为 JSON。") from None
-    if not isinstance(body, dict):
-        raise HandoffError("请求内容应为 JSON 对象。")
-    return body
+    return await json_object(request, HandoffError)
 
 
 def _text(body: dict[str, Any], key: str, limit: int, required: bool = False) -> str:
-    value = body.get(key)
-    if value is None:
-        value = ""
-    if not isinstance(value, str):
-        raise HandoffError(f"“{key}”应为文本。")
-    value = value.strip()
-    if required and not value:
-        raise HandoffError(f"“{key}”不能为空。")
-    if len(value) > limit:
-        raise HandoffError(f"“{key}”不能超过{limit}个字。")
-    return value
+    return text_field(body, key, limit, required, HandoffError)
 
 
 def _maps_errors(handler):  # type: ignore[no-untyped-def]
