@@ -12,7 +12,6 @@ import contextlib
 import datetime as dt
 import os
 import re
-import socket
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +22,7 @@ from sqlalchemy import text, update
 
 from bianmin.db import create_schema, make_engine
 from bianmin.settings import Settings
+from tests.conftest import free_port, serve_app
 from cases.models import submission_keys
 from cases.store import (DEDUP_WINDOW, Deadline, InvalidRating, InvalidTransition, NewTicket,
                          Status, TicketNotFound, submission_key)
@@ -32,12 +32,6 @@ REPO = Path(__file__).resolve().parent.parent
 PG_ENV = "BIANMIN_TEST_POSTGRES_URL"
 API_TOKEN = "test-case-api-token-0123456789"
 CASE_TABLES = ("ticket_events", "submission_keys", "tickets", "ticket_sequences", "audit_log")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def pg_url() -> Optional[str]:
@@ -129,8 +123,6 @@ class Backend:
 @contextlib.asynccontextmanager
 async def web_app_server(var: Path, token: Optional[str] = API_TOKEN) -> AsyncIterator[tuple[str, Any]]:
     """The real bianmin web app on a free port (its own SQLite DB under ``var``): (base url, app)."""
-    from aiohttp import web
-
     from web.app import create_app
 
     settings = Settings.from_env({"BIANMIN_VAR": str(var), "BIANMIN_HOME": str(REPO)})
@@ -143,15 +135,8 @@ async def web_app_server(var: Path, token: Optional[str] = API_TOKEN) -> AsyncIt
             os.environ.pop("BIANMIN_CASE_API_TOKEN", None)
         else:
             os.environ["BIANMIN_CASE_API_TOKEN"] = old
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    port = free_port()
-    site = web.TCPSite(runner, "127.0.0.1", port)
-    await site.start()
-    try:
-        yield f"http://127.0.0.1:{port}", app
-    finally:
-        await runner.cleanup()
+    async with serve_app(app) as url:
+        yield url, app
 
 
 @contextlib.asynccontextmanager

@@ -6,7 +6,6 @@ The full stack with Rasa is exercised by tests/test_handoff_browser.py.
 from __future__ import annotations
 
 import contextlib
-import socket
 from pathlib import Path
 from typing import Any, AsyncIterator, Optional
 
@@ -15,23 +14,16 @@ from sqlalchemy import insert
 
 from bianmin import audit
 from bianmin.settings import Settings
+from tests.conftest import free_port, serve_app
 from web.accounts import AccountStore, hash_password, staff_users
 
 REPO = Path(__file__).resolve().parent.parent
 PASSWORD = "correct-horse-9"
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @contextlib.asynccontextmanager
 async def web_app(var: Path, database_url: Optional[str] = None) -> AsyncIterator[tuple[str, Any]]:
     """The real bianmin web app on a free port: (base url, app)."""
-    from aiohttp import web
-
     from web.app import create_app
 
     env = {"BIANMIN_VAR": str(var), "BIANMIN_HOME": str(REPO),
@@ -39,15 +31,8 @@ async def web_app(var: Path, database_url: Optional[str] = None) -> AsyncIterato
     if database_url:
         env["BIANMIN_DATABASE_URL"] = database_url
     app = create_app(Settings.from_env(env))
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    port = free_port()
-    site = web.TCPSite(runner, "127.0.0.1", port)
-    await site.start()
-    try:
-        yield f"http://127.0.0.1:{port}", app
-    finally:
-        await runner.cleanup()
+    async with serve_app(app) as url:
+        yield url, app
 
 
 async def add_users(app: Any, *users: tuple[str, str, str]) -> None:
