@@ -185,21 +185,42 @@ async def api_get(request: web.Request) -> web.Response:
 
 @machine_api
 async def api_find(request: web.Request) -> web.Response:
-    """?sender_id= | ?query_code= | ?phone=&id_last4= | otherwise a filtered listing (status/type/category)."""
+    """?sender_id= | ?query_code= | otherwise a filtered listing (status/type/category).
+
+    A phone number is personal data and must not travel in a URL (proxies and access logs keep URLs):
+    look a resident up by phone with ``POST /api/cases/search`` instead.
+    """
     store = await _stores(request).sql()
     q = request.query
-    limit = _int_param(request, "limit", 5 if ("sender_id" in q or "phone" in q or "query_code" in q) else 20,
-                       1, MAX_PER_PAGE)
+    if "phone" in q or "id_last4" in q:
+        return _error(400, "电话号码和证件号属于个人信息，不能放在网址里，请改用 POST /api/cases/search 查询。",
+                      "personal_data_in_url")
+    limit = _int_param(request, "limit", 5 if ("sender_id" in q or "query_code" in q) else 20, 1, MAX_PER_PAGE)
     if q.get("sender_id"):
         found = await store.find_by_sender(q["sender_id"], limit)
-    elif q.get("query_code") or q.get("phone"):
-        found = await store.find_by_contact(phone=q.get("phone") or None, id_last4=q.get("id_last4") or None,
-                                            query_code=q.get("query_code") or None, limit=limit)
+    elif q.get("query_code"):
+        found = await store.find_by_contact(query_code=q["query_code"], limit=limit)
     else:
         status, ticket_type, category = _filters(request)
         page = await store.list_tickets(status=status, ticket_type=ticket_type, category=category, limit=limit,
                                         offset=_int_param(request, "offset", 0, 0, MAX_OFFSET))
         return web.json_response(TicketList(tickets=[ticket_to_json(t) for t in page.tickets], total=page.total))
+    return web.json_response(TicketList(tickets=[ticket_to_json(t) for t in found], total=len(found)))
+
+
+@machine_api
+async def api_search(request: web.Request) -> web.Response:
+    """A resident's tickets by contact: JSON ``{"phone", "id_last4"?}`` or ``{"query_code"}`` (body, not URL)."""
+    body = await _json_object(request)
+    limit = body.get("limit", 5)
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_PER_PAGE:
+        raise ValueError(f"limit 应为 1 到 {MAX_PER_PAGE} 之间的整数。")
+    phone, query_code = _text(body, "phone", limit=32), _text(body, "query_code", limit=32)
+    if not phone and not query_code:
+        raise ValueError("请提供 phone（可加 id_last4）或 query_code。")
+    found = await (await _stores(request).sql()).find_by_contact(
+        phone=phone or None, id_last4=_text(body, "id_last4", limit=4) or None, query_code=query_code or None,
+        limit=limit)
     return web.json_response(TicketList(tickets=[ticket_to_json(t) for t in found], total=len(found)))
 
 
@@ -345,6 +366,7 @@ def setup(app: web.Application, *, api_token: Optional[str] = None) -> None:
     r = app.router
     r.add_post("/api/cases", api_create)
     r.add_get("/api/cases", api_find)
+    r.add_post("/api/cases/search", api_search)
     r.add_get("/api/cases/{number}", api_get)
     r.add_post("/api/cases/{number}/status", api_status)
     r.add_post("/api/cases/{number}/notes", api_note)

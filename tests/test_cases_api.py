@@ -81,7 +81,7 @@ def test_every_ticket_route_declares_its_guard(tmp_path: Path) -> None:
         path = route.resource.canonical if route.resource else ""
         if path.startswith(("/api/staff/tickets", "/api/cases")) and route.method != "HEAD":
             seen[(route.method, path)] = getattr(route.handler, "required_role", None)
-    assert len(seen) == 10
+    assert len(seen) == 11
     for (method, path), role in seen.items():
         assert role == ("staff" if path.startswith("/api/staff/") else "case_api_token"), (method, path)
 
@@ -237,3 +237,24 @@ async def test_case_api_authentication_and_validation(tmp_path: Path) -> None:
             assert r.status == 409 and (await r.json())["code"] == "invalid_transition"
         async with http.get(f"{url}/api/cases", params={"sender_id": "web-1"}, headers=auth) as r:
             assert [t["number"] for t in (await r.json())["tickets"]] == [number]
+
+
+async def test_contact_lookup_is_a_post_and_refuses_personal_data_in_urls(tmp_path: Path) -> None:
+    auth = {"Authorization": f"Bearer {API_TOKEN}"}
+    async with running(tmp_path) as (url, app), aiohttp.ClientSession() as http:
+        ticket = await seed(app, fields={"phone": "13912345678", "id_number": "11010519491231002X"})
+        for params in ({"phone": "13912345678"}, {"id_last4": "002X"}):
+            async with http.get(f"{url}/api/cases", params=params, headers=auth) as r:
+                assert r.status == 400 and (await r.json())["code"] == "personal_data_in_url"
+        async with http.post(f"{url}/api/cases/search", json={"phone": "139 1234 5678", "id_last4": "002x"},
+                             headers=auth) as r:
+            assert r.status == 200
+            assert [t["number"] for t in (await r.json())["tickets"]] == [ticket.number]
+        async with http.post(f"{url}/api/cases/search", json={"phone": "13912345678", "id_last4": "1234"},
+                             headers=auth) as r:
+            assert (await r.json())["tickets"] == []
+        for bad in ({}, {"phone": 139}, {"phone": "13912345678", "limit": 0}, {"query_code": "x" * 40}):
+            async with http.post(f"{url}/api/cases/search", json=bad, headers=auth) as r:
+                assert r.status == 422, bad
+        async with http.post(f"{url}/api/cases/search", json={"phone": "13912345678"}) as r:
+            assert r.status == 401

@@ -15,23 +15,7 @@
   const state = { offset: 0, total: 0, current: null, unanswered: null };
 
   // ------------------------------------------------------------------ helpers
-  async function api(method, path, body, raw) {
-    const opts = { method, credentials: "same-origin", headers: {} };
-    if (raw) opts.body = raw;
-    else if (body !== undefined) { opts.headers["Content-Type"] = "application/json"; opts.body = JSON.stringify(body); }
-    const resp = await fetch(path, opts);
-    if (resp.status === 401) { location.href = "/login?next=%2Fadmin"; throw new Error("请先登录。"); }
-    const data = await resp.json().catch(() => ({}));
-    if (!resp.ok) { const err = new Error(data.error || `操作失败（${resp.status}）`); err.status = resp.status; throw err; }
-    return data;
-  }
-
-  function el(tag, cls, text) {
-    const node = document.createElement(tag);
-    if (cls) node.className = cls;
-    if (text !== undefined && text !== null) node.textContent = text;
-    return node;
-  }
+  const { api, el } = window.BianminConsole;
 
   function cell(row, text, cls) { const td = el("td", cls, text); row.appendChild(td); return td; }
 

@@ -8,24 +8,7 @@
                   offset: 0, ticket: null };
 
   // ------------------------------------------------------------------ helpers
-  async function api(method, path, body) {
-    const resp = await fetch(path, {
-      method, credentials: "same-origin",
-      headers: body ? { "Content-Type": "application/json" } : {},
-      body: body ? JSON.stringify(body) : undefined,
-    });
-    if (resp.status === 401) { location.href = "/login?next=%2Fstaff"; throw new Error("请先登录。"); }
-    const data = await resp.json().catch(() => ({}));
-    if (!resp.ok) { const err = new Error(data.error || `操作失败（${resp.status}）`); err.status = resp.status; throw err; }
-    return data;
-  }
-
-  function el(tag, cls, text) {
-    const node = document.createElement(tag);
-    if (cls) node.className = cls;
-    if (text !== undefined && text !== null) node.textContent = text;
-    return node;
-  }
+  const { api, el } = window.BianminConsole;
 
   function since(iso) { return iso ? Math.max(0, Date.now() + state.offset - Date.parse(iso)) : 0; }
   function duration(ms) {
