@@ -27,6 +27,13 @@ ENV_VARS: dict[str, tuple[str, str]] = {
     "BIANMIN_TRACKER_DB": ("<var>/tracker.db", "SQLite file of Rasa's tracker store (local mode)."),
     "BIANMIN_RASA_ENDPOINTS": ("<home>/bot/endpoints.yml", "Rasa endpoints file (bot/endpoints.scale.yml for PostgreSQL + Redis)."),
     "BIANMIN_MODEL": ("<home>/models/bianmin.tar.gz", "Trained Rasa model."),
+    "BIANMIN_PG_HOST": ("127.0.0.1", "Scale-out (endpoints.scale.yml): PostgreSQL host of Rasa's tracker store."),
+    "BIANMIN_PG_PORT": ("5432", "Scale-out: PostgreSQL port of Rasa's tracker store."),
+    "BIANMIN_PG_DB": ("bianmin", "Scale-out: PostgreSQL database of Rasa's tracker store."),
+    "BIANMIN_PG_USER": ("postgres", "Scale-out: PostgreSQL user of Rasa's tracker store."),
+    "BIANMIN_PG_PASSWORD": ("", "Scale-out: PostgreSQL password of Rasa's tracker store."),
+    "BIANMIN_REDIS_HOST": ("127.0.0.1", "Scale-out: Redis host of Rasa's lock store (shared by all Rasa processes)."),
+    "BIANMIN_REDIS_PORT": ("6379", "Scale-out: Redis port of Rasa's lock store."),
     "BIANMIN_SECRET": ("<generated into var/secret>", "Key that signs staff/admin session cookies."),
     "BIANMIN_LOG_LEVEL": ("INFO", "Log level of bianmin's own processes."),
     "BIANMIN_TIMEZONE": ("Asia/Shanghai", "Local time zone: dates in ticket numbers, working hours, times shown to staff."),
@@ -47,6 +54,9 @@ ENV_VARS: dict[str, tuple[str, str]] = {
     "BIANMIN_GAZETTEER_FILE": ("<home>/knowledge/gazetteer.yml", "Districts recognised in messages."),
     "BIANMIN_REFERENCE_DATE": ("today", "Evaluation only: the day relative dates (昨天, 上周三) resolve against."),
 }
+
+
+SCALE_PREFIXES = ("BIANMIN_PG_", "BIANMIN_REDIS_")
 
 
 def _int(name: str, default: int) -> int:
@@ -72,6 +82,8 @@ class Settings:
     model: Path
     log_level: str
     extra: dict[str, str] = field(default_factory=dict)
+    #: the variables bot/endpoints.scale.yml refers to, with their defaults (Rasa fails on an unset ${VAR})
+    scale_env: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> "Settings":
@@ -97,6 +109,8 @@ class Settings:
             rasa_endpoints=Path(get("BIANMIN_RASA_ENDPOINTS") or home / "bot" / "endpoints.yml"),
             model=Path(get("BIANMIN_MODEL") or home / "models" / "bianmin.tar.gz"),
             log_level=(get("BIANMIN_LOG_LEVEL") or "INFO").upper(),
+            scale_env={name: get(name) or default for name, (default, _) in ENV_VARS.items()
+                       if name.startswith(SCALE_PREFIXES)},
         )
 
     @property
@@ -128,6 +142,7 @@ class Settings:
             "BIANMIN_WEB_PORT": str(self.web_port),
             "BIANMIN_RASA_PORT": str(self.rasa_port),
             "BIANMIN_ACTION_PORT": str(self.action_port),
+            **self.scale_env,
         }
 
 
