@@ -16,12 +16,13 @@ export TF_CPP_MIN_LOG_LEVEL ?= 2
 export SQLALCHEMY_SILENCE_UBER_WARNING ?= 1
 export RASA_TELEMETRY_ENABLED ?= false
 
-.PHONY: help install run train test validate story-test pytest eval bench lock clean
+.PHONY: help install run train test validate story-test pytest eval cv bench lock clean
 
 help:
 	@echo "make run    — install if needed, train if data changed, start the assistant (http://127.0.0.1:8080/)"
 	@echo "make test   — install if needed, train if needed, validate data, test stories, run pytest"
 	@echo "make eval   — NLU evaluation on the held-out set (report in var/reports/)"
+	@echo "make cv     — 5-fold cross-validation of bot/config.yml on the training data (how pipeline choices are made)"
 	@echo "make bench  — benchmarks (numbers in var/reports/, summarised in the README)"
 
 install: $(STAMP)
@@ -61,6 +62,9 @@ test: validate story-test pytest
 
 eval: $(STAMP) $(MODEL)
 	$(PY) -m bench.eval_nlu
+
+cv: $(STAMP)
+	$(PY) -m bench.cv_nlu $(CV_ARGS)
 
 bench: $(STAMP) $(MODEL)
 	$(PY) -m bench.nlu_latency
