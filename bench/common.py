@@ -16,7 +16,12 @@ REPORTS = Path(os.environ.get("BIANMIN_VAR") or REPO / "var") / "reports"
 def load_agent(model: Path | None = None):  # type: ignore[no-untyped-def]
     """Rasa's Agent for the trained model (NLU only is used; loading takes a few seconds)."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import logging
+
     from rasa.core.agent import Agent
+    from rasa.utils.log_utils import configure_structlog
+
+    configure_structlog(logging.WARNING)   # unconfigured, Rasa's structlog prints every parsed message
 
     path = model or Path(os.environ.get("BIANMIN_MODEL") or REPO / "models" / "bianmin.tar.gz")
     if not path.exists():
