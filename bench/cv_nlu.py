@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import REPO, write_report
-from bench.eval_nlu import ROUTING_INTENTS, intent_scores, macro_f1
+from bench.eval_nlu import ROUTING_INTENTS, intent_scores, intents_of, macro_f1
 
 TRAINING_DATA = REPO / "nlu_data" / "nlu"
 
@@ -51,12 +51,9 @@ async def score_fold(model_path: str, test: list[Any]) -> tuple[list[tuple[str, 
     agent = Agent.load(model_path)
     top, after = [], []
     for ex in test:
-        parsed = await agent.parse_message(ex.get("text"))
-        gold = ex.get("intent")
-        predicted = (parsed.get("intent") or {}).get("name") or "None"
-        ranking = [r["name"] for r in parsed.get("intent_ranking") or [] if r.get("name") != "nlu_fallback"]
-        top.append((gold, ranking[0] if ranking else predicted))
-        after.append((gold, predicted))
+        best, predicted = intents_of(await agent.parse_message(ex.get("text")))
+        top.append((ex.get("intent"), best))
+        after.append((ex.get("intent"), predicted))
     return top, after
 
 

@@ -46,6 +46,13 @@ def macro_f1(scores: dict[str, dict[str, float]], labels: tuple[str, ...] | list
     return round(sum(scores[label]["f1"] for label in labels) / len(labels), 4)
 
 
+def intents_of(parsed: dict[str, Any]) -> tuple[str, str]:
+    """(the classifier's best intent, the intent after the fallback threshold) of one parse result."""
+    predicted = (parsed.get("intent") or {}).get("name") or "None"
+    ranking = [r["name"] for r in parsed.get("intent_ranking") or [] if r.get("name") != "nlu_fallback"]
+    return (ranking[0] if ranking else predicted), predicted
+
+
 async def evaluate(agent: Any, examples: list[dict[str, Any]], entities: bool = True) -> dict[str, Any]:
     pairs: list[tuple[str, str]] = []
     top_pairs: list[tuple[str, str]] = []   # the classifier's best intent, before the fallback threshold
@@ -53,13 +60,12 @@ async def evaluate(agent: Any, examples: list[dict[str, Any]], entities: bool = 
     errors: list[dict[str, Any]] = []
     for i, ex in enumerate(examples, 1):
         parsed = await agent.parse_message(ex["text"])
-        predicted = (parsed.get("intent") or {}).get("name") or "None"
+        top, predicted = intents_of(parsed)
         pairs.append((ex["intent"], predicted))
-        ranking = [r["name"] for r in parsed.get("intent_ranking") or [] if r.get("name") != "nlu_fallback"]
-        top_pairs.append((ex["intent"], ranking[0] if ranking else predicted))
+        top_pairs.append((ex["intent"], top))
         gold = Counter((e["entity"], str(e["value"])) for e in ex.get("entities") or [])
         got = Counter((e["entity"], str(e["value"])) for e in parsed.get("entities", [])
-                      if e["entity"] not in IGNORED_ENTITIES and entities)
+                      if e["entity"] not in IGNORED_ENTITIES) if entities else Counter()
         for key in gold | got:
             tp = min(gold[key], got[key])
             ent_counts[key[0]]["tp"] += tp

@@ -154,7 +154,7 @@ class HttpCaseStore:
         if not phone and not query_code:
             return []
         body = {"query_code": query_code, "limit": limit} if query_code else \
-            {"phone": phone, "id_last4": id_last4 or "", "limit": limit}
+            {"phone": phone, "id_last4": id_last4, "limit": limit}
         # POST, not GET: a phone number in a URL would end up in proxy and access logs.
         status, data = await self._request("POST", "/api/cases/search", body=body)
         if status != 200:

@@ -10,10 +10,11 @@ from pathlib import Path
 import pytest
 import yaml
 
+from bench.eval_nlu import ROUTING_INTENTS
+
 REPO = Path(__file__).resolve().parent.parent
 TRAINING = sorted((REPO / "nlu_data" / "nlu").glob("*.yml"))
 HELDOUT_SETS = {"A": REPO / "tests" / "nlu" / "heldout.yml", "B": REPO / "tests" / "nlu" / "heldout_b.yml"}
-ROUTING_INTENTS = ("complaint", "petition", "legal_aid", "service_enquiry", "out_of_scope")
 INTENTS = set(ROUTING_INTENTS) | {"progress_query", "human_handoff", "greet", "goodbye", "thanks", "affirm",
                                   "deny", "cancel", "inform"}
 
