@@ -14,7 +14,6 @@ import argparse
 import asyncio
 import contextlib
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -27,6 +26,7 @@ from sqlalchemy import text
 
 from bench.common import REPO, summary_ms, write_report
 from bianmin.db import create_schema, make_engine
+from bianmin.spawn import free_port
 from cases.http_store import HttpCaseStore
 from cases.sql_store import SqlCaseStore
 from cases.store import NewTicket
@@ -101,17 +101,11 @@ async def _postgres(url: str) -> AsyncIterator[Any]:
         await admin.dispose()
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @contextlib.asynccontextmanager
 async def _http() -> AsyncIterator[Any]:
     """A separate `bianmin web` process, so client and server do not share one event loop."""
     with tempfile.TemporaryDirectory() as tmp:
-        port = _free_port()
+        port = free_port()
         env = {k: v for k, v in os.environ.items() if not k.startswith("BIANMIN_CASE_")
                and k != "BIANMIN_DATABASE_URL"}
         env.update({"BIANMIN_VAR": tmp, "BIANMIN_HOME": str(REPO), "BIANMIN_CASE_API_TOKEN": TOKEN,

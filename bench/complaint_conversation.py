@@ -17,9 +17,6 @@ import asyncio
 import contextlib
 import os
 import re
-import signal
-import socket
-import subprocess
 import sys
 import tempfile
 import time
@@ -29,7 +26,8 @@ from typing import Any, Iterator
 
 import aiohttp
 
-from bench.common import REPO, summary_ms, write_report
+from bench.common import summary_ms, write_report
+from bianmin.spawn import spawn_assistant
 
 PLACES = ["朝阳区建国路88号", "海淀区中关村大街27号", "西城区月坛南街12号", "东城区东直门南大街5号", "丰台区丰台北路18号院"]
 PROBLEMS = ["楼下烧烤店每天营业到凌晨两点 油烟和噪音很大", "小区门口的路灯坏了一个多月没人修", "马路中间一个大坑 已经有人摔倒了",
@@ -85,39 +83,14 @@ async def run(rasa_url: str, n: int, concurrency: int) -> dict[str, Any]:
     }
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @contextlib.contextmanager
 def spawned_stack() -> Iterator[str]:
     """`bianmin run` on free ports with a throw-away var/ (the real processes, as `make run` starts them)."""
-    var = Path(tempfile.mkdtemp(prefix="bianmin-bench-"))
-    rasa_port = _free_port()
-    env = {**os.environ, "BIANMIN_VAR": str(var), "BIANMIN_RASA_PORT": str(rasa_port),
-           "BIANMIN_WEB_PORT": str(_free_port()), "BIANMIN_ACTION_PORT": str(_free_port()), "PYTHONUNBUFFERED": "1"}
-    for key in ("BIANMIN_RASA_URL", "BIANMIN_ACTION_URL", "BIANMIN_DATABASE_URL", "BIANMIN_TRACKER_DB"):
-        env.pop(key, None)
-    out = var / "supervisor.out"
-    with out.open("w") as fh:
-        proc = subprocess.Popen([sys.executable, "-m", "bianmin.cli", "run"], cwd=REPO, env=env, stdout=fh,
-                                stderr=subprocess.STDOUT, start_new_session=True)
     try:
-        deadline = time.monotonic() + 300
-        while "已就绪" not in out.read_text(encoding="utf-8", errors="replace"):
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise SystemExit(f"bianmin run did not start:\n{out.read_text()[-3000:]}")
-            time.sleep(0.5)
-        yield f"http://127.0.0.1:{rasa_port}"
-    finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+        with spawn_assistant(Path(tempfile.mkdtemp(prefix="bianmin-bench-"))) as run:
+            yield run.rasa_url
+    except RuntimeError as exc:   # did not start: say why, without a traceback
+        raise SystemExit(str(exc)) from None
 
 
 def main(argv: list[str] | None = None) -> int:

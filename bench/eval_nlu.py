@@ -12,7 +12,6 @@ import asyncio
 import os
 import sys
 from collections import Counter, defaultdict
-from pathlib import Path
 from typing import Any
 
 import yaml

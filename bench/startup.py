@@ -7,9 +7,6 @@ Writes var/reports/startup.json.
 from __future__ import annotations
 
 import json
-import os
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -18,13 +15,8 @@ import urllib.request
 import uuid
 from pathlib import Path
 
-from bench.common import REPO, write_report
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from bench.common import write_report
+from bianmin.spawn import spawn_assistant
 
 
 def rss_mb(pid: int) -> float:
@@ -35,37 +27,30 @@ def rss_mb(pid: int) -> float:
 
 
 def one_start(var: Path) -> dict:
-    ports = {"BIANMIN_WEB_PORT": free_port(), "BIANMIN_RASA_PORT": free_port(), "BIANMIN_ACTION_PORT": free_port()}
-    env = {**os.environ, **{k: str(v) for k, v in ports.items()}, "BIANMIN_VAR": str(var)}
-    web = f"http://127.0.0.1:{ports['BIANMIN_WEB_PORT']}"
-    t0 = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-m", "bianmin.cli", "run"], cwd=REPO, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     body = json.dumps({"sender": f"web-{uuid.uuid4()}", "message": "你好"}).encode()
-    try:
+    t0 = time.perf_counter()
+    with spawn_assistant(var, wait=False) as run:   # the clock runs from the moment `bianmin run` starts
         while True:
-            if proc.poll() is not None:
-                raise SystemExit(f"bianmin run exited with {proc.returncode}")
+            if run.proc.poll() is not None:
+                raise SystemExit(f"bianmin run exited with {run.proc.returncode}")
             try:
-                req = urllib.request.Request(web + "/api/chat", data=body, headers={"Content-Type": "application/json"})
+                req = urllib.request.Request(run.web_url + "/api/chat", data=body,
+                                             headers={"Content-Type": "application/json"})
                 with urllib.request.urlopen(req, timeout=30) as resp:
                     if resp.status == 200 and json.loads(resp.read())["messages"]:
                         break
             except OSError:
                 time.sleep(0.25)
         first_reply = time.perf_counter() - t0
-        children = [int(p) for p in subprocess.run(["pgrep", "-P", str(proc.pid)], capture_output=True,
+        children = [int(p) for p in subprocess.run(["pgrep", "-P", str(run.proc.pid)], capture_output=True,
                                                    text=True).stdout.split()]
         names = {}
         for pid in children:
             cmd = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
             name = "rasa" if b"rasa" in cmd and b"run" in cmd else "actions" if b"rasa_sdk" in cmd else "web"
             names[name] = rss_mb(pid)
-        names["supervisor"] = rss_mb(proc.pid)
+        names["supervisor"] = rss_mb(run.proc.pid)
         return {"first_reply_s": round(first_reply, 1), "rss_mb": names}
-    finally:
-        proc.send_signal(signal.SIGINT)
-        proc.wait(timeout=60)
 
 
 def main() -> int:

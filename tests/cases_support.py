@@ -22,7 +22,8 @@ from sqlalchemy import text, update
 
 from bianmin.db import create_schema, make_engine
 from bianmin.settings import Settings
-from tests.conftest import free_port, serve_app
+from bianmin.spawn import free_port
+from tests.conftest import serve_app
 from cases.models import submission_keys
 from cases.store import (DEDUP_WINDOW, Deadline, InvalidRating, InvalidTransition, NewTicket,
                          Status, TicketNotFound, submission_key)

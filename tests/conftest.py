@@ -5,11 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import signal
-import socket
 import subprocess
-import sys
-import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,15 +13,11 @@ from typing import Any, AsyncIterator, Iterator
 
 import pytest
 
+from bianmin.spawn import free_port, spawn_assistant
+
 REPO = Path(__file__).resolve().parent.parent
 MODEL = REPO / "models" / "bianmin.tar.gz"
 CHROMIUM = os.environ.get("BIANMIN_CHROMIUM", "/usr/bin/chromium")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @contextlib.asynccontextmanager
@@ -81,17 +73,6 @@ def web_sender() -> str:
     return f"web-{uuid.uuid4()}"
 
 
-def _wait_ready(proc: subprocess.Popen, log: Path, timeout: float = 300) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"bianmin run exited with {proc.returncode}:\n{log.read_text()[-4000:]}")
-        if "已就绪" in log.read_text(encoding="utf-8", errors="replace"):
-            return
-        time.sleep(0.5)
-    raise RuntimeError(f"bianmin run was not ready after {timeout}s:\n{log.read_text()[-4000:]}")
-
-
 #: Every test assistant answers as if the hotline were staffed: queueing must not depend on the hour the
 #: tests run at (BIANMIN_WORKING_HOURS is read by the action server at start).
 STACK_ENV = {"BIANMIN_WORKING_HOURS": "always", "BIANMIN_HANDOFF_AVG_MINUTES": "6"}
@@ -103,30 +84,9 @@ def running_stack(tmp_path_factory: pytest.TempPathFactory, name: str,
     """`bianmin run` on free ports with its own var/ and ``extra_env``; stopped with SIGINT like Ctrl-C."""
     if not MODEL.exists():
         pytest.fail(f"No trained model at {MODEL}: run `make train` (make test does it for you).")
-    var = tmp_path_factory.mktemp(name)
-    ports = {"BIANMIN_WEB_PORT": free_port(), "BIANMIN_RASA_PORT": free_port(), "BIANMIN_ACTION_PORT": free_port()}
-    env = {**os.environ, **{k: str(v) for k, v in ports.items()}, "BIANMIN_VAR": str(var),
-           "BIANMIN_HOME": str(REPO), "PYTHONUNBUFFERED": "1", **STACK_ENV, **(extra_env or {})}
-    for key in ("BIANMIN_RASA_URL", "BIANMIN_ACTION_URL", "BIANMIN_DATABASE_URL", "BIANMIN_TRACKER_DB"):
-        env.pop(key, None)
-    out = var / "supervisor.out"
-    with out.open("w") as fh:
-        proc = subprocess.Popen([sys.executable, "-m", "bianmin.cli", "run"], cwd=REPO, env=env,
-                                stdout=fh, stderr=subprocess.STDOUT, start_new_session=True)
-    try:
-        _wait_ready(proc, out)
-        yield Stack(web_url=f"http://127.0.0.1:{ports['BIANMIN_WEB_PORT']}",
-                    rasa_url=f"http://127.0.0.1:{ports['BIANMIN_RASA_PORT']}",
-                    action_url=f"http://127.0.0.1:{ports['BIANMIN_ACTION_PORT']}",
-                    var=var, env=env, proc=proc)
-    finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGINT)
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
+    with spawn_assistant(tmp_path_factory.mktemp(name), {**STACK_ENV, **(extra_env or {})}) as run:
+        yield Stack(web_url=run.web_url, rasa_url=run.rasa_url, action_url=run.action_url, var=run.var,
+                    env=run.env, proc=run.proc)
 
 
 @pytest.fixture(scope="session")

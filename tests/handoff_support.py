@@ -14,7 +14,8 @@ from sqlalchemy import insert
 
 from bianmin import audit
 from bianmin.settings import Settings
-from tests.conftest import free_port, serve_app
+from bianmin.spawn import free_port
+from tests.conftest import serve_app
 from web.accounts import AccountStore, hash_password, staff_users
 
 REPO = Path(__file__).resolve().parent.parent

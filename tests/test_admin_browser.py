@@ -10,7 +10,7 @@ import uuid
 
 import pytest
 
-from conftest import REPO, new_sender
+from tests.conftest import REPO, new_sender
 
 pytestmark = [pytest.mark.stack]
 

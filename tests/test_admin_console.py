@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import contextlib
 import re
-import socket
 from pathlib import Path
 from typing import AsyncIterator
 
@@ -14,6 +13,7 @@ import yaml
 from aiohttp import web
 
 from bianmin import audit
+from tests.conftest import serve_app
 from bianmin.settings import Settings
 from web.accounts import AccountStore
 from web.admin import FAQ_STORE_KEY
@@ -24,28 +24,16 @@ PASSWORD = "correct-horse-9"
 SAMPLE_PARAMS = {"faq_id": "juzhuzheng-apply", "unanswered_id": "1"}
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @contextlib.asynccontextmanager
 async def running(tmp_path: Path) -> AsyncIterator[tuple[str, web.Application]]:
     """The real web app on a free port with its own SQLite database, a staff user and an admin."""
     settings = Settings.from_env({"BIANMIN_VAR": str(tmp_path / "var"), "BIANMIN_HOME": str(REPO)})
     app = create_app(settings)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    port = _free_port()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    try:
+    async with serve_app(app) as url:
         accounts = AccountStore(app[ENGINE_KEY])
         await accounts.add_user("alice", PASSWORD, "staff", "李丽")
         await accounts.add_user("root", PASSWORD, "admin", "管理员")
-        yield f"http://127.0.0.1:{port}", app
-    finally:
-        await runner.cleanup()
+        yield url, app
 
 
 @contextlib.asynccontextmanager

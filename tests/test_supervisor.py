@@ -4,13 +4,13 @@ import os
 import re
 import signal
 import subprocess
-import sys
 import time
 import urllib.request
 
 import pytest
 
-from tests.conftest import REPO, _wait_ready, free_port, new_sender
+from bianmin.spawn import spawn_assistant
+from tests.conftest import new_sender
 
 pytestmark = pytest.mark.stack
 
@@ -37,23 +37,13 @@ def test_logs_never_hold_plain_phone_or_id(stack):
 
 
 def test_ctrl_c_stops_every_process(tmp_path):
-    env = {**os.environ, "BIANMIN_VAR": str(tmp_path), "BIANMIN_WEB_PORT": str(free_port()),
-           "BIANMIN_RASA_PORT": str(free_port()), "BIANMIN_ACTION_PORT": str(free_port())}
-    out = tmp_path / "out.txt"
-    with out.open("w") as fh:
-        proc = subprocess.Popen([sys.executable, "-m", "bianmin.cli", "run"], cwd=REPO, env=env, stdout=fh,
-                                stderr=subprocess.STDOUT, start_new_session=True)
-    try:
-        _wait_ready(proc, out)
-        children = [int(p) for p in subprocess.run(["pgrep", "-P", str(proc.pid)], capture_output=True,
+    with spawn_assistant(tmp_path) as run:
+        children = [int(p) for p in subprocess.run(["pgrep", "-P", str(run.proc.pid)], capture_output=True,
                                                    text=True).stdout.split()]
         assert len(children) == 3
-        os.killpg(proc.pid, signal.SIGINT)   # what Ctrl-C in a terminal sends
-        assert proc.wait(timeout=40) == 0
+        os.killpg(run.proc.pid, signal.SIGINT)   # what Ctrl-C in a terminal sends
+        assert run.proc.wait(timeout=40) == 0
         for pid in children:
             with pytest.raises(ProcessLookupError):
                 os.kill(pid, 0)
-        assert "已全部停止" in out.read_text()
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
+        assert "已全部停止" in run.log.read_text()
