@@ -148,6 +148,15 @@ def _register_faq(sub: argparse._SubParsersAction) -> None:
 _EXTRA_COMMANDS.append(_register_faq)
 
 
+def _register_data(sub: argparse._SubParsersAction) -> None:
+    from cases.data_cli import register  # argparse only; keys and stores load when a command runs
+
+    register(sub)
+
+
+_EXTRA_COMMANDS.append(_register_data)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:

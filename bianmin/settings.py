@@ -35,6 +35,8 @@ ENV_VARS: dict[str, tuple[str, str]] = {
     "BIANMIN_REDIS_HOST": ("127.0.0.1", "Scale-out: Redis host of Rasa's lock store (shared by all Rasa processes)."),
     "BIANMIN_REDIS_PORT": ("6379", "Scale-out: Redis port of Rasa's lock store."),
     "BIANMIN_SECRET": ("<generated into var/secret>", "Key that signs staff/admin session cookies."),
+    "BIANMIN_DATA_KEY": ("<keys in var/data_keys.json>", "Ticket encryption keys: <key id>:<base64 32 bytes>[,…]; the first seals, the rest only open."),
+    "BIANMIN_INDEX_KEY": ("<in var/data_keys.json>", "Blind-index (HMAC) key for phone lookups, base64 of 32 bytes; required with BIANMIN_DATA_KEY."),
     "BIANMIN_LOG_LEVEL": ("INFO", "Log level of bianmin's own processes."),
     "BIANMIN_TIMEZONE": ("Asia/Shanghai", "Local time zone: dates in ticket numbers, working hours, times shown to staff."),
     "BIANMIN_CASE_STORE": ("sql", "Case store of every ticket type: sql (bianmin's database) or http (external case system)."),

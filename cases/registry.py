@@ -9,6 +9,7 @@ Sanic action server uses ``get_case_stores()``.
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import weakref
 from dataclasses import dataclass
@@ -17,12 +18,15 @@ from typing import Any, Mapping, Optional, Union
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bianmin.crypto import DataKeys
 from bianmin.db import create_schema, make_engine
 from bianmin.settings import Settings
 from cases.http_store import HttpCaseStore
-from cases.sql_store import SqlCaseStore
+from cases.sql_store import SqlCaseStore, reseal_tickets
 from cases.store import (TICKET_NUMBER_RE, TICKET_TYPES, TYPE_BY_PREFIX, CaseStore, CaseStoreUnavailable, Status,
                          Ticket, TicketNotFound, TicketPage)
+
+log = logging.getLogger(__name__)
 
 #: Stores answer at most this many tickets per listing call (the case API's page limit).
 PAGE_LIMIT = 100
@@ -106,7 +110,7 @@ class CaseStores:
 
     async def _open_sql(self) -> SqlCaseStore:
         if self._engine is not None and not self._owns_engine:
-            return SqlCaseStore(self._engine)
+            return SqlCaseStore(self._engine, keys=DataKeys.from_env(self.settings.var))
         engine = make_engine(self.settings.database_url)
         last: Exception | None = None
         for _ in range(3):   # two processes creating the schema at once: the loser retries and finds it there
@@ -120,7 +124,12 @@ class CaseStores:
             await engine.dispose()
             raise CaseStoreUnavailable("工单库暂时无法访问") from last
         self._engine = engine
-        return SqlCaseStore(engine)
+        store = SqlCaseStore(engine, keys=DataKeys.from_env(self.settings.var))
+        try:   # tickets filed before encryption (or under a retired key) are sealed now; quick when none are
+            await reseal_tickets(engine, store.keys)
+        except (SQLAlchemyError, OSError, asyncio.TimeoutError) as exc:
+            log.warning("case store: sealing older tickets failed (%s); retried on the next start", type(exc).__name__)
+        return store
 
     def http(self) -> HttpCaseStore:
         if self._http is None:

@@ -9,12 +9,18 @@ Idempotent create: the ``submission_keys`` row (primary key = submission key) is
 transaction as the ticket. Two identical submissions racing each other both try to insert it; the loser's
 whole transaction (ticket, events, sequence increment) rolls back and it returns the winner's ticket with
 ``created=False``.
+
+Personal data at rest: a ticket's ``fields`` (the whole intake form: phone, ID number, names, address, the
+description) are stored sealed with AES-256-GCM (``{"sealed": "v1.<key id>.…"}``, authenticated with the
+ticket number), and ``contact_phone`` holds a blind index (HMAC of the digits), never the phone itself; see
+bianmin/crypto.py for the keys. ``reseal_tickets`` migrates plaintext rows and re-seals under a new key.
 """
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import datetime as dt
+import json
 import logging
 import re
 import secrets
@@ -26,6 +32,8 @@ from sqlalchemy.engine import Row
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from bianmin.crypto import DataKeyError, DataKeys, is_sealed, key_id_of
+from bianmin.settings import Settings
 from cases.models import submission_keys, ticket_events, tickets
 from cases.numbering import allocate, local_date
 from cases.store import (DEDUP_WINDOW, RATEABLE, TICKET_NUMBER_RE, TICKET_TYPES, TRANSITIONS, CaseStoreError,
@@ -88,6 +96,37 @@ def contact_keys(fields: dict[str, Any]) -> tuple[Optional[str], Optional[str]]:
     return phone, id_last4
 
 
+SEALED = "sealed"
+
+
+def phone_index(keys: DataKeys, digits: str) -> str:
+    """What ``contact_phone`` stores: a keyed hash of the normalised digits (20 characters, fits the column)."""
+    return keys.blind_index("phone", digits)
+
+
+def _aad(number: str) -> str:
+    return f"tickets.fields:{number}"
+
+
+def seal_fields(keys: DataKeys, number: str, fields: dict[str, Any]) -> dict[str, str]:
+    return {SEALED: keys.seal_text(json.dumps(fields, ensure_ascii=False, sort_keys=True), _aad(number))}
+
+
+def fields_are_sealed(stored: Any) -> bool:
+    return isinstance(stored, dict) and set(stored) == {SEALED} and is_sealed(stored[SEALED])
+
+
+def open_fields(keys: DataKeys, number: str, stored: Any) -> dict[str, Any]:
+    """The form as filed. A row not yet migrated (plaintext, from before encryption) reads as it is."""
+    if fields_are_sealed(stored):
+        return dict(json.loads(keys.open_text(stored[SEALED], _aad(number))))
+    return dict(stored or {})
+
+
+def default_keys() -> DataKeys:
+    return DataKeys.from_env(Settings.from_env().var)
+
+
 def _clamp(limit: int) -> int:
     return max(1, min(int(limit), MAX_LIMIT))
 
@@ -96,8 +135,9 @@ class SqlCaseStore:
     """CaseStore on an AsyncEngine. ``clock`` exists so tests can move time (dedup window, daily reset)."""
 
     def __init__(self, engine: AsyncEngine, *, clock: Callable[[], dt.datetime] = utcnow,
-                 owns_engine: bool = False) -> None:
+                 owns_engine: bool = False, keys: Optional[DataKeys] = None) -> None:
         self.engine = engine
+        self.keys = keys or default_keys()
         self._clock = clock
         self._owns_engine = owns_engine
         self._write_locks: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock]" = \
@@ -177,8 +217,9 @@ class SqlCaseStore:
         actor = "system" if new.channel == "staff" else "resident"
         await conn.execute(insert(tickets).values(
             number=number, type=new.type, status=Status.ACCEPTED.value, sender_id=new.sender_id,
-            channel=new.channel, fields=new.fields, anonymous=new.anonymous, query_code=query_code,
-            contact_phone=phone, id_last4=id_last4, category=new.category, subcategory=new.subcategory,
+            channel=new.channel, fields=seal_fields(self.keys, number, new.fields), anonymous=new.anonymous,
+            query_code=query_code, contact_phone=phone_index(self.keys, phone) if phone else None,
+            id_last4=id_last4, category=new.category, subcategory=new.subcategory,
             department=new.department, deadlines=[deadline_to_json(d) for d in new.deadlines],
             created_at=now, updated_at=now, rating=None))
         await conn.execute(insert(ticket_events).values(
@@ -192,11 +233,16 @@ class SqlCaseStore:
                       events=[TicketEvent(at=now, status=Status.ACCEPTED.value, actor=actor)], rating=None)
 
     # ---------------------------------------------------------------------------------------------- reads
-    @staticmethod
-    def _ticket(row: Row, events: Sequence[Row] = ()) -> Ticket:
+    def _ticket(self, row: Row, events: Sequence[Row] = ()) -> Ticket:
+        try:
+            fields = open_fields(self.keys, row.number, row.fields)
+        except DataKeyError as exc:
+            # wrong or missing key: refuse loudly rather than show an empty form
+            log.error("case store (sql): ticket %s does not open: %s", row.number, exc)
+            raise CaseStoreUnavailable("工单数据暂时无法读取") from exc
         return Ticket(
             number=row.number, type=row.type, status=Status(row.status), sender_id=row.sender_id,
-            channel=row.channel, fields=dict(row.fields or {}), anonymous=bool(row.anonymous),
+            channel=row.channel, fields=fields, anonymous=bool(row.anonymous),
             query_code=row.query_code, category=row.category, subcategory=row.subcategory,
             department=row.department, deadlines=[deadline_from_json(d) for d in row.deadlines or []],
             created_at=_as_utc(row.created_at), updated_at=_as_utc(row.updated_at),
@@ -255,7 +301,7 @@ class SqlCaseStore:
             digits = normalise_phone(phone)
             if not digits:
                 return []
-            query = select(tickets).where(tickets.c.contact_phone == digits)
+            query = select(tickets).where(tickets.c.contact_phone == phone_index(self.keys, digits))
             if id_last4:
                 last4 = normalise_id_last4(id_last4)
                 if not last4:
@@ -414,3 +460,109 @@ class SqlCaseStore:
     async def close(self) -> None:
         if self._owns_engine:
             await self.engine.dispose()
+
+
+# ---------------------------------------------------------------------------------------------- data at rest
+#: Form fields that are personal data as such; purge removes them. Free-text fields are masked instead.
+PERSONAL_FIELDS = frozenset({"phone", "contact_phone", "id_number", "id_last4", "person_name", "name",
+                             "applicant_name", "address"})
+FREE_TEXT_FIELDS = ("description", "facts", "request", "hardship", "target")
+CLOSED = (Status.RESOLVED.value, Status.REJECTED.value, Status.VISITED.value)
+PURGED_SENDER = "purged"
+
+
+async def _locked_row(conn: AsyncConnection, ticket_id: int) -> Optional[Row]:
+    """The row, after a no-op write on it: SQLite takes its write lock, PostgreSQL locks the row, so nobody
+    rewrites it between this read and our UPDATE."""
+    await conn.execute(update(tickets).where(tickets.c.id == ticket_id).values(id=tickets.c.id))
+    return (await conn.execute(select(tickets.c.id, tickets.c.number, tickets.c.fields, tickets.c.contact_phone)
+                               .where(tickets.c.id == ticket_id))).first()
+
+
+def _reseal_values(keys: DataKeys, row: Row) -> Optional[dict[str, Any]]:
+    """New column values for a row that is plaintext, sealed under an old key, or has a plaintext phone."""
+    values: dict[str, Any] = {}
+    if not fields_are_sealed(row.fields) or key_id_of(row.fields[SEALED]) != keys.active:
+        values["fields"] = seal_fields(keys, row.number, open_fields(keys, row.number, row.fields))
+    if row.contact_phone and not str(row.contact_phone).startswith("h1"):
+        digits = normalise_phone(row.contact_phone)
+        values["contact_phone"] = phone_index(keys, digits) if digits else None
+    return values or None
+
+
+async def reseal_tickets(engine: AsyncEngine, keys: DataKeys, *, batch: int = 200) -> dict[str, int]:
+    """Seal plaintext rows (tickets filed before encryption), re-seal rows sealed under any key but the active
+    one (rotation), and replace plaintext phones by their blind index. Idempotent and safe while the assistant
+    runs: each row is rewritten in its own short transaction. Returns {"scanned", "rewritten"}."""
+    scanned = rewritten = 0
+    last_id = 0
+    while True:
+        async with engine.connect() as conn:
+            rows = (await conn.execute(select(tickets.c.id, tickets.c.number, tickets.c.fields,
+                                              tickets.c.contact_phone)
+                                       .where(tickets.c.id > last_id).order_by(tickets.c.id).limit(batch))).all()
+        if not rows:
+            return {"scanned": scanned, "rewritten": rewritten}
+        for row in rows:
+            scanned += 1
+            last_id = row.id
+            if _reseal_values(keys, row) is None:
+                continue
+            async with engine.begin() as conn:
+                current = await _locked_row(conn, row.id)
+                values = _reseal_values(keys, current) if current is not None else None
+                if values:
+                    await conn.execute(update(tickets).where(tickets.c.id == row.id).values(**values))
+                    rewritten += 1
+
+
+async def key_usage(engine: AsyncEngine) -> dict[str, int]:
+    """How many tickets are sealed under each key id (``"plaintext"`` for rows not sealed yet)."""
+    usage: dict[str, int] = {}
+    async with engine.connect() as conn:
+        result = await conn.stream(select(tickets.c.fields))
+        async for (stored,) in result:
+            kid = key_id_of(stored.get(SEALED)) if fields_are_sealed(stored) else "plaintext"
+            usage[kid or "plaintext"] = usage.get(kid or "plaintext", 0) + 1
+    return usage
+
+
+def _purged_fields(fields: dict[str, Any], now: dt.datetime) -> dict[str, Any]:
+    from bianmin.pii import mask_text   # foundation; imported here to keep the store's import light
+
+    out = {k: v for k, v in fields.items() if k not in PERSONAL_FIELDS and not k.endswith("_name")}
+    for key in FREE_TEXT_FIELDS:
+        if isinstance(out.get(key), str):
+            out[key] = mask_text(out[key])
+    out["purged_at"] = now.isoformat()
+    return out
+
+
+async def purge_closed_tickets(engine: AsyncEngine, keys: DataKeys, older_than: dt.timedelta, *,
+                               actor: str = "system", now: Optional[dt.datetime] = None) -> list[str]:
+    """Remove the personal data of tickets closed (已办结/不予受理/已回访) and untouched for ``older_than``:
+    personal fields dropped, free text masked, the phone index, ID tail and conversation id cleared. Each
+    ticket is purged with its audit row in one transaction. Returns the ticket numbers purged."""
+    from bianmin import audit
+
+    now = _as_utc(now or utcnow())
+    cutoff = now - older_than
+    async with engine.connect() as conn:
+        rows = (await conn.execute(select(tickets.c.id, tickets.c.number)
+                                   .where(tickets.c.status.in_(CLOSED), tickets.c.updated_at < cutoff,
+                                          tickets.c.sender_id != PURGED_SENDER)
+                                   .order_by(tickets.c.id))).all()
+    purged: list[str] = []
+    for row in rows:
+        async with engine.begin() as conn:
+            current = await _locked_row(conn, row.id)
+            if current is None:
+                continue
+            fields = _purged_fields(open_fields(keys, current.number, current.fields), now)
+            await conn.execute(update(tickets).where(tickets.c.id == row.id).values(
+                fields=seal_fields(keys, current.number, fields), contact_phone=None, id_last4=None,
+                sender_id=PURGED_SENDER))
+            await audit.record(conn, actor, "purge_ticket_personal_data", current.number,
+                               older_than_days=older_than.days)
+            purged.append(current.number)
+    return purged
