@@ -1004,6 +1004,14 @@ class ActionFinishIntake(Action):
         if spec is None or stop or not tracker.get_slot(CONFIRM_SLOT):
             dispatcher.utter_message(text="好的。还有其他需要随时告诉我。")
             return clear_events() if stop else []
+        filed = tracker.get_slot(TICKET_SLOT)
+        if filed:
+            # a replayed 提交 (or 重试) after the ticket was filed: never a second ticket, however late — the
+            # store's dedup window is only a backstop. The answers are forgotten: a new request starts afresh.
+            dispatcher.utter_message(
+                text=f"这件{spec.name_zh}已经提交过了，工单号是 {filed}，不会重复登记。"
+                     f"如需反映新的问题，请重新告诉我具体情况。")
+            return clear_events() + [SlotSet(LAST_TICKET_SLOT, filed)]
         return await self.submit(dispatcher, tracker, spec)
 
     async def submit(self, dispatcher: CollectingDispatcher, tracker: Tracker, spec: IntakeSpec) -> List[EventType]:

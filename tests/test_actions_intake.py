@@ -476,6 +476,29 @@ async def test_submission_files_one_ticket_and_a_second_click_gets_the_same_numb
     assert "13812345678" not in caplog.text and "张伟" not in caplog.text
 
 
+async def test_replayed_submit_after_the_dedup_window_files_no_second_ticket(case_db):
+    """Finding 9: 提交 sent again 10+ minutes after a finished complaint (slots still set, dedup key expired)."""
+    import datetime as dt
+
+    from sqlalchemy import update
+
+    from cases.models import submission_keys
+
+    done = after(fixture("complaint_summary.json"), intake_confirmed=True, requested_slot=None)
+    events, _ = await run(ActionFinishIntake(), done)
+    number = slots_of(events)["last_ticket_number"]
+    store = await case_db.for_type("complaint")
+    async with store.engine.begin() as conn:          # the dedup window has passed
+        await conn.execute(update(submission_keys).values(
+            created_at=dt.datetime.now(dt.timezone.utc) - dt.timedelta(minutes=11)))
+    replay = after(fixture("complaint_summary.json"), intake_confirmed=True, requested_slot=None,
+                   intake_ticket=number, last_ticket_number=number)
+    events, messages = await run(ActionFinishIntake(), replay)
+    assert [t.number for t in await store.find_by_sender(done.sender_id)] == [number]
+    assert number in text_of(messages) and "已经提交" in text_of(messages)
+    assert slots_of(events).get("intake_description", "kept") is None      # a new one needs new answers
+
+
 async def test_anonymous_report_gets_a_query_code_and_stores_no_phone(case_db):
     state = fixture("complaint_summary.json")
     done = after(state, intake_anonymous=True, intake_confirmed=True, requested_slot=None)
