@@ -1009,8 +1009,8 @@ class ActionFinishIntake(Action):
             # a replayed 提交 (or 重试) after the ticket was filed: never a second ticket, however late — the
             # store's dedup window is only a backstop. The answers are forgotten: a new request starts afresh.
             dispatcher.utter_message(
-                text=f"这件{spec.name_zh}已经提交过了，工单号是 {filed}，不会重复登记。"
-                     f"如需反映新的问题，请重新告诉我具体情况。")
+                text=f"您刚才已提交过相同的事项，工单号是 {filed}，不会重复登记。"
+                     f"如需再反映新的问题，请重新告诉我具体情况。")
             return clear_events() + [SlotSet(LAST_TICKET_SLOT, filed)]
         return await self.submit(dispatcher, tracker, spec)
 

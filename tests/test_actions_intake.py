@@ -495,7 +495,7 @@ async def test_replayed_submit_after_the_dedup_window_files_no_second_ticket(cas
                    intake_ticket=number, last_ticket_number=number)
     events, messages = await run(ActionFinishIntake(), replay)
     assert [t.number for t in await store.find_by_sender(done.sender_id)] == [number]
-    assert number in text_of(messages) and "已经提交" in text_of(messages)
+    assert number in text_of(messages) and "已提交过相同的事项" in text_of(messages)
     assert slots_of(events).get("intake_description", "kept") is None      # a new one needs new answers
 
 

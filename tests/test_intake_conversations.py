@@ -46,10 +46,20 @@ def slots(stack: Any, sender: str) -> dict[str, Any]:
     return stack.tracker(sender)["slots"]
 
 
-def tickets_of(stack: Any, sender: str) -> list[sqlite3.Row]:
+def tickets_of(stack: Any, sender: str) -> list[dict[str, Any]]:
+    """The rows as stored, with ``fields`` opened (they are sealed at rest) and given back as JSON text."""
+    from bianmin.crypto import DataKeys
+    from cases.sql_store import fields_are_sealed, open_fields
+
+    keys = DataKeys.from_env(stack.var, env={})
     with sqlite3.connect(stack.var / "bianmin.db") as db:
         db.row_factory = sqlite3.Row
-        return db.execute("SELECT * FROM tickets WHERE sender_id = ? ORDER BY id", (sender,)).fetchall()
+        rows = [dict(r) for r in db.execute("SELECT * FROM tickets WHERE sender_id = ? ORDER BY id", (sender,))]
+    for row in rows:
+        stored = json.loads(row["fields"])
+        assert fields_are_sealed(stored), stored
+        row["fields"] = json.dumps(open_fields(keys, row["number"], stored), ensure_ascii=False)
+    return rows
 
 
 def staff_sets_status(stack: Any, number: str, status: str, note: str = "") -> None:
