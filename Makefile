@@ -62,9 +62,11 @@ test: validate story-test pytest
 
 eval: $(STAMP) $(MODEL)
 	$(PY) -m bench.eval_nlu
+	$(PY) -m bench.eval_routing
 
 cv: $(STAMP)
 	$(PY) -m bench.cv_nlu $(CV_ARGS)
+	$(PY) -m bench.eval_routing --cv
 
 bench: $(STAMP) $(MODEL)
 	$(PY) -m bench.nlu_latency

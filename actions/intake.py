@@ -850,9 +850,9 @@ def likeliest_request_type(message: Dict[Text, Any], floor: float = 0.05) -> Opt
     for item in message.get("intent_ranking") or []:
         if item.get("name") in TYPE_INTENTS and (item.get("confidence") or 0) >= floor:
             return item["name"]
-    from knowledge.routing import route_complaint  # a few microseconds: fine on the event loop
+    from knowledge.routing import default_taxonomy  # keyword table only: a few microseconds, fine on the loop
 
-    route = route_complaint(message.get("text") or "")
+    route = default_taxonomy().route(message.get("text") or "")
     return "complaint" if route.category != "其他" and route.confidence >= 0.5 else None
 
 
@@ -937,12 +937,12 @@ class TicketPlan(NamedTuple):
 def plan_ticket(ticket_type: str, fields: Mapping[str, Any], created: dt.date) -> TicketPlan:
     """Routing (complaints by their text, others fixed) and deadlines. Sync: loads YAML on first use, so call it
     in a thread."""
-    from knowledge.routing import default_taxonomy
+    from knowledge.routing import default_taxonomy, route_complaint
     from knowledge.sla import default_policy
 
     taxonomy = default_taxonomy()
-    if ticket_type == "complaint":
-        route = taxonomy.route(f"{fields.get('description') or ''} {fields.get('address') or ''}")
+    if ticket_type == "complaint":   # keyword table + learned classifier (first call may train, ~5 s, then cached)
+        route = route_complaint(f"{fields.get('description') or ''} {fields.get('address') or ''}", taxonomy)
     else:
         route = taxonomy.fixed_route(ticket_type)
     deadlines = [Deadline(d.kind, d.due, d.describe_zh())

@@ -39,15 +39,25 @@ def _cmd_config(args: argparse.Namespace) -> int:
 
 def _cmd_route(args: argparse.Namespace) -> int:
     from knowledge.routing import RoutingTaxonomy
+    from knowledge.routing_model import default_model
 
     taxonomy = RoutingTaxonomy.load(args.taxonomy)
+    model = None if args.keywords_only else default_model()
+
+    def many(texts: list[str]) -> list:
+        return [taxonomy.route(t) for t in texts] if model is None else taxonomy.route_many_with_model(texts, model)
+
     if args.text is not None:
-        print(json.dumps(taxonomy.route(args.text).as_dict(), ensure_ascii=False))
+        print(json.dumps(many([args.text])[0].as_dict(), ensure_ascii=False))
         return 0
     out = sys.stdout
+    batch: list[str] = []
     for line in sys.stdin:
-        text = line.rstrip("\n")
-        out.write(json.dumps(taxonomy.route(text).as_dict(), ensure_ascii=False) + "\n")
+        batch.append(line.rstrip("\n"))
+        if len(batch) >= 256:
+            out.writelines(json.dumps(r.as_dict(), ensure_ascii=False) + "\n" for r in many(batch))
+            batch = []
+    out.writelines(json.dumps(r.as_dict(), ensure_ascii=False) + "\n" for r in many(batch))
     out.flush()
     return 0
 
@@ -111,6 +121,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("route", help="route complaint text to a category and department (JSON)")
     p.add_argument("text", nargs="?", help="one text; without it, one text per line from stdin")
     p.add_argument("--taxonomy", default=None, help="routing YAML (default: knowledge/routing.yml)")
+    p.add_argument("--keywords-only", action="store_true", help="keyword table only, without the classifier")
     p.set_defaults(func=_cmd_route)
 
     p = sub.add_parser("user", help="staff and admin accounts")

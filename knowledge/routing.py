@@ -63,7 +63,8 @@ _WHITESPACE = re.compile(r"\s+")
 _LONG_NUMBER = re.compile(r"\d{7,}")   # phone, ID and ticket numbers: "12345" inside 13812345678 is no keyword
 _ALLOWED_TOP = {"settings", "extra_char_map", "fixed_routes", "ignore_phrases", "categories"}
 _ALLOWED_NODE = {"department", "keywords", "negative", "subcategories"}
-_ALLOWED_SETTINGS = {"min_score", "length_bonus", "confidence_scale", "max_chars"}
+_ALLOWED_SETTINGS = {"min_score", "length_bonus", "confidence_scale", "max_chars", "keep_keyword_confidence",
+                     "short_text_chars"}
 
 
 class RoutingConfigError(ValueError):
@@ -161,6 +162,8 @@ class RoutingTaxonomy:
         self.length_bonus = float(settings.get("length_bonus", 0.1))
         self.confidence_scale = float(settings.get("confidence_scale", 2.2))
         self.max_chars = int(settings.get("max_chars", 3000))
+        self.keep_keyword_confidence = float(settings.get("keep_keyword_confidence", 0.9))
+        self.short_text_chars = int(settings.get("short_text_chars", 40))
         if self.confidence_scale <= 0 or self.min_score < 0 or self.max_chars <= 0:
             raise RoutingConfigError(f"{source}: settings 数值无效")
 
@@ -396,6 +399,56 @@ class RoutingTaxonomy:
             confidence = min(confidence, 0.5)   # "clearly outside our table" is still a manual dispatch
         return Route(category, sub_name, department, confidence, ordered)
 
+    def route_with_model(self, text: str, model: Any) -> Route:
+        """Combine the keyword table with the learned classifier (``knowledge.routing_model``).
+
+        The classifier picks the top-level category among the corpus labels; the keyword table picks the
+        sub-category (and so the department) inside it, and keeps the categories the corpus has no label for
+        (公安政法, 民政 …) when their keywords clearly match (``keep_keyword_confidence``). A short text
+        (under ``short_text_chars``) with a clear keyword match keeps the table's answer. A text the table cannot read at all (empty,
+        too long) keeps the table's fallback.
+        """
+        return self.route_many_with_model([text], model)[0]
+
+    def route_many_with_model(self, texts: list[str], model: Any) -> list[Route]:
+        """Batch form of :meth:`route_with_model` (one vectorisation for all texts: the fast path)."""
+        usable = [i for i, t in enumerate(texts)
+                  if isinstance(t, str) and t.strip() and len(t) <= self.max_chars]
+        preds = dict(zip(usable, model.predict_many([texts[i] for i in usable])))
+        return [self._combine(t, preds.get(i), model) for i, t in enumerate(texts)]
+
+    def _combine(self, text: str, pred: Any, model: Any) -> Route:
+        keyword = self.route(text)
+        if pred is None:
+            return keyword
+        if pred.label not in self.categories:
+            return keyword
+        if (len(text) < self.short_text_chars and keyword.category != FALLBACK_CATEGORY
+                and keyword.confidence >= 0.5):
+            return keyword   # the classifier learnt from 100–300-character posts; a short line is the table's
+        if keyword.category == pred.label:
+            return Route(keyword.category, keyword.subcategory, keyword.department,
+                         round(max(keyword.confidence, pred.confidence), 3), keyword.matched)
+        if (keyword.category not in model.labels and keyword.category != FALLBACK_CATEGORY
+                and keyword.confidence >= self.keep_keyword_confidence):
+            return keyword
+        return self._route_in(text, self.categories.index(pred.label), pred.confidence)
+
+    def _route_in(self, text: str, ci: int, confidence: float) -> Route:
+        norm = normalise(text, self._char_map)
+        _cat_score, node_score, matched = self._scores(norm)
+        category = self.categories[ci]
+        sub_name: str | None = None
+        department = self._nodes[self._cat_node[ci]].department
+        best_sub = 0.0
+        for sub in self.subcategories[category]:
+            ni = self._node_key[(category, sub)]
+            if node_score[ni] > best_sub:
+                best_sub, sub_name, department = node_score[ni], sub, self._nodes[ni].department
+        phrases = [p for ni, node in enumerate(self._nodes) if node.cat_index == ci for p in matched[ni]]
+        return Route(category, sub_name, department, round(confidence, 3),
+                     tuple(sorted(set(phrases), key=norm.find)))
+
     def explain(self, text: str) -> dict[str, Any]:
         """Scores per category and the phrases behind them, for admins tuning the lexicon."""
         norm = normalise(text, self._char_map) if isinstance(text, str) else ""
@@ -452,5 +505,7 @@ def reload_default_taxonomy() -> RoutingTaxonomy:
 
 
 def route_complaint(text: str, taxonomy: RoutingTaxonomy | None = None) -> Route:
-    """Route with ``taxonomy`` or the cached default one."""
-    return (taxonomy or default_taxonomy()).route(text)
+    """Route with ``taxonomy`` (or the cached default one) combined with the learned classifier."""
+    from knowledge.routing_model import default_model
+
+    return (taxonomy or default_taxonomy()).route_with_model(text, default_model())
