@@ -942,7 +942,7 @@ def plan_ticket(ticket_type: str, fields: Mapping[str, Any], created: dt.date) -
 
     taxonomy = default_taxonomy()
     if ticket_type == "complaint":   # keyword table + learned classifier (first call may train, ~5 s, then cached)
-        route = route_complaint(f"{fields.get('description') or ''} {fields.get('address') or ''}", taxonomy)
+        route = route_complaint(str(fields.get("description") or ""), taxonomy, str(fields.get("address") or ""))
     else:
         route = taxonomy.fixed_route(ticket_type)
     deadlines = [Deadline(d.kind, d.due, d.describe_zh())

@@ -399,26 +399,32 @@ class RoutingTaxonomy:
             confidence = min(confidence, 0.5)   # "clearly outside our table" is still a manual dispatch
         return Route(category, sub_name, department, confidence, ordered)
 
-    def route_with_model(self, text: str, model: Any) -> Route:
+    def route_with_model(self, text: str, model: Any, context: str = "") -> Route:
         """Combine the keyword table with the learned classifier (``knowledge.routing_model``).
 
         The classifier picks the top-level category among the corpus labels; the keyword table picks the
         sub-category (and so the department) inside it, and keeps the categories the corpus has no label for
-        (公安政法, 民政 …) when their keywords clearly match (``keep_keyword_confidence``). A short text
+        (公安政法, 民政 …) and any category whose keywords match strongly and unambiguously
+        (``keep_keyword_confidence``). A short text
         (under ``short_text_chars``) with a clear keyword match keeps the table's answer. A text the table cannot read at all (empty,
         too long) keeps the table's fallback.
         """
-        return self.route_many_with_model([text], model)[0]
+        return self.route_many_with_model([text], model, [context])[0]
 
-    def route_many_with_model(self, texts: list[str], model: Any) -> list[Route]:
-        """Batch form of :meth:`route_with_model` (one vectorisation for all texts: the fast path)."""
+    def route_many_with_model(self, texts: list[str], model: Any,
+                              contexts: list[str] | None = None) -> list[Route]:
+        """Batch form of :meth:`route_with_model` (one vectorisation for all texts: the fast path).
+
+        ``contexts`` (e.g. the address) are read by the keyword table only: place names are noise to the
+        classifier."""
         usable = [i for i, t in enumerate(texts)
                   if isinstance(t, str) and t.strip() and len(t) <= self.max_chars]
         preds = dict(zip(usable, model.predict_many([texts[i] for i in usable])))
-        return [self._combine(t, preds.get(i), model) for i, t in enumerate(texts)]
+        ctx = contexts or [""] * len(texts)
+        return [self._combine(t, ctx[i], preds.get(i), model) for i, t in enumerate(texts)]
 
-    def _combine(self, text: str, pred: Any, model: Any) -> Route:
-        keyword = self.route(text)
+    def _combine(self, text: str, context: str, pred: Any, model: Any) -> Route:
+        keyword = self.route(f"{text} {context}" if context else text)
         if pred is None:
             return keyword
         if pred.label not in self.categories:
@@ -429,10 +435,10 @@ class RoutingTaxonomy:
         if keyword.category == pred.label:
             return Route(keyword.category, keyword.subcategory, keyword.department,
                          round(max(keyword.confidence, pred.confidence), 3), keyword.matched)
-        if (keyword.category not in model.labels and keyword.category != FALLBACK_CATEGORY
-                and keyword.confidence >= self.keep_keyword_confidence):
+        if keyword.category != FALLBACK_CATEGORY and keyword.confidence >= self.keep_keyword_confidence:
             return keyword
-        return self._route_in(text, self.categories.index(pred.label), pred.confidence)
+        return self._route_in(f"{text} {context}" if context else text, self.categories.index(pred.label),
+                              pred.confidence)
 
     def _route_in(self, text: str, ci: int, confidence: float) -> Route:
         norm = normalise(text, self._char_map)
@@ -504,8 +510,9 @@ def reload_default_taxonomy() -> RoutingTaxonomy:
     return fresh
 
 
-def route_complaint(text: str, taxonomy: RoutingTaxonomy | None = None) -> Route:
-    """Route with ``taxonomy`` (or the cached default one) combined with the learned classifier."""
+def route_complaint(text: str, taxonomy: RoutingTaxonomy | None = None, context: str = "") -> Route:
+    """Route with ``taxonomy`` (or the cached default one) combined with the learned classifier;
+    ``context`` (the address) is read by the keyword table only."""
     from knowledge.routing_model import default_model
 
-    return (taxonomy or default_taxonomy()).route_with_model(text, default_model())
+    return (taxonomy or default_taxonomy()).route_with_model(text, default_model(), context)
