@@ -115,6 +115,12 @@ async def warm_up() -> None:
         await (await faq_service()).live.current()
     except Exception:   # noqa: BLE001 - the first question retries; the action server must stay up
         log.exception("FAQ warm-up failed")
+    try:   # the routing classifier: trained on first use (seconds) unless cached under $BIANMIN_VAR
+        from knowledge.routing_model import default_model
+
+        await asyncio.to_thread(default_model)
+    except Exception:   # noqa: BLE001 - the first complaint ticket retries it
+        log.exception("routing model warm-up failed")
 
 
 def _attach_to_action_server() -> None:
