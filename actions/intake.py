@@ -198,7 +198,10 @@ class Turn(NamedTuple):
         return self.text.startswith("/")
 
     def entity(self, label: str) -> Optional[Any]:
-        return next((v for lab, v, _, _ in self.entities if lab == label and v not in (None, "")), None)
+        values = [v for lab, v, _, _ in self.entities if lab == label and v not in (None, "")]
+        if label == "address" and values:  # …30号 and …30号华清嘉园小区5号楼: the resident meant the whole one
+            return max(values, key=lambda v: len(str(v)))
+        return values[0] if values else None
 
     def entity_span(self, label: str) -> Optional[tuple[int, int]]:
         return next(((s, e) for lab, _, s, e in self.entities if lab == label and s is not None and e is not None),

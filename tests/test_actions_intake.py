@@ -371,6 +371,22 @@ async def test_correction_with_the_new_value_in_the_same_message():
     assert "已改为：朝阳区建国路99号" in text_of(messages)
 
 
+async def test_correction_keeps_the_whole_address_with_estate_and_building():
+    full = "海淀区学院路30号华清嘉园小区5号楼"
+    events, messages = await run(VALIDATE, says(fixture("complaint_summary.json"),
+                                                f"地址不对，应该是{full}下", "correct", 0.97))
+    assert slots_of(events)["intake_address"].startswith(full)
+    assert f"已改为：{full}" in text_of(messages)
+
+
+async def test_the_longest_address_mention_wins():
+    ents = [{"entity": "address", "value": "海淀区学院路30号", "start": 0, "end": 9},
+            {"entity": "address", "value": "海淀区学院路30号华清嘉园小区5号楼", "start": 0, "end": 18}]
+    events, _ = await run(VALIDATE, says(fixture("complaint_summary.json"), "地址不对，应该是海淀区学院路30号华清嘉园小区5号楼",
+                                         "correct", 0.97, entities=ents))
+    assert slots_of(events)["intake_address"] == "海淀区学院路30号华清嘉园小区5号楼"
+
+
 async def test_correction_of_a_name_in_words():
     events, _ = await run(VALIDATE, says(fixture("complaint_summary.json"), "名字写错了，应该是王建华", "correct"))
     assert slots_of(events)["intake_person_name"] == "王建华"

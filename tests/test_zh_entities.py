@@ -79,3 +79,40 @@ def test_no_entities_in_plain_question(finder):
 @pytest.mark.parametrize("text", ["", "   ", "😀" * 50, "<script>alert(1)</script>", "投诉" * 2500])
 def test_bad_input_never_raises(finder, text):
     finder.extract(text, TODAY)
+
+
+def test_relative_dates_use_residents_time_zone_not_the_hosts(monkeypatch):
+    """At 01:30 Beijing time (17:30 UTC the day before) 昨天 is the Beijing calendar's yesterday."""
+    from bot.components import zh_pipeline
+
+    monkeypatch.delenv("BIANMIN_REFERENCE_DATE", raising=False)
+    monkeypatch.setenv("BIANMIN_TIMEZONE", "Asia/Shanghai")
+    now = dt.datetime(2026, 11, 22, 17, 30, tzinfo=dt.timezone.utc)
+    assert zh_pipeline.reference_today(now) == dt.date(2026, 11, 23)
+    monkeypatch.setenv("BIANMIN_TIMEZONE", "UTC")
+    assert zh_pipeline.reference_today(now) == dt.date(2026, 11, 22)
+
+
+def test_relative_date_in_a_message_follows_the_time_zone(monkeypatch):
+    from bot.components import zh_pipeline
+
+    monkeypatch.delenv("BIANMIN_REFERENCE_DATE", raising=False)
+    monkeypatch.setenv("BIANMIN_TIMEZONE", "Asia/Shanghai")
+    monkeypatch.setattr(zh_pipeline, "_utc_now", lambda: dt.datetime(2026, 11, 22, 17, 30, tzinfo=dt.timezone.utc))
+    got = {(m.label, m.value) for m in EntityFinder().extract("昨天晚上十点楼下还在施工")}
+    assert ("date", "2026-11-22 22:00") in got
+
+
+@pytest.mark.parametrize("text", [
+    "我的电话是一三八零零一三八零零零",
+    "电话：１３８００１３８０００",
+    "手机号 一三八 零零一三 八零零零",
+])
+def test_phone_dictated_in_chinese_digits_or_full_width(finder, text):
+    assert ("phone", "13800138000") in found(finder, text)
+
+
+def test_address_keeps_the_estate_and_building(finder):
+    got = found(finder, "海淀区学院路30号华清嘉园小区5号楼下")
+    addresses = [v for l, v in got if l == "address"]
+    assert addresses and max(addresses, key=len).startswith("海淀区学院路30号华清嘉园小区5号楼"), got

@@ -210,6 +210,10 @@ def _address_tokens(doc: Doc) -> Doc:
                 nxt in STREET_SUFFIX or nxt in ADMIN_SUFFIX
                 or (2 <= len(nxt) <= 4 and nxt[0] in "东西南北中外内前后" and nxt.endswith(STREET_SUFFIX))):
             cls = "NAME"
+        elif (i > 0 and doc[i - 1]._.addr in ("UNIT", "NUMUNIT") and re.fullmatch(r"[\u4e00-\u9fff]{1,3}", t)
+              and len(nxt) >= 2 and nxt.endswith(STREET_SUFFIX) and re.fullmatch(r"[\u4e00-\u9fff]+", nxt)):
+            # jieba splits an estate name after a house number (…30号 | 华 | 清嘉园 | 小区): the head belongs to it
+            cls = "NAME"
         tok._.addr = cls
     return doc
 
@@ -336,10 +340,19 @@ def build_nlp() -> Language:
     return nlp
 
 
-def reference_today() -> dt.date:
-    """Today, or BIANMIN_REFERENCE_DATE (YYYY-MM-DD) for reproducible evaluation of relative dates."""
+def _utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+def reference_today(now: dt.datetime | None = None) -> dt.date:
+    """Residents' calendar day in BIANMIN_TIMEZONE (not the host's), or BIANMIN_REFERENCE_DATE (YYYY-MM-DD)
+    for reproducible evaluation of relative dates. On a UTC host, 01:30 Beijing time is still Beijing's day."""
     raw = os.environ.get("BIANMIN_REFERENCE_DATE", "").strip()
-    return dt.date.fromisoformat(raw) if raw else dt.date.today()
+    if raw:
+        return dt.date.fromisoformat(raw)
+    from cases.numbering import local_date  # the same day ticket numbers use
+
+    return local_date(now or _utc_now())
 
 
 class EntityFinder:
