@@ -7,7 +7,8 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import Callable
+from pathlib import Path
+from typing import Any, Callable
 
 from bianmin.settings import ENV_VARS, Settings
 
@@ -42,6 +43,9 @@ def _cmd_route(args: argparse.Namespace) -> int:
     from knowledge.routing_model import default_model
 
     taxonomy = RoutingTaxonomy.load(args.taxonomy)
+    if args.text and args.text[0] == "learn" and len(args.text) == 2:
+        return _route_learn(taxonomy, Path(args.text[1]), args.replace)
+    args.text = " ".join(args.text) if args.text else None
     model = None if args.keywords_only else default_model()
 
     def many(texts: list[str]) -> list:
@@ -59,6 +63,22 @@ def _cmd_route(args: argparse.Namespace) -> int:
             batch = []
     out.writelines(json.dumps(r.as_dict(), ensure_ascii=False) + "\n" for r in many(batch))
     out.flush()
+    return 0
+
+
+def _route_learn(taxonomy: Any, path: Path, replace: bool) -> int:
+    from knowledge.routing_model import HistoryFileError, learn
+
+    try:
+        report = learn(path, [c for c in taxonomy.categories if c != "其他"], taxonomy.label_map, replace=replace)
+    except (HistoryFileError, OSError) as exc:
+        print(f"错误 / error: {path}: {exc}。原模型继续使用 / the previous model stays in use.", file=sys.stderr)
+        return 2
+    print(f"交叉验证 / cross-validated ({report['folds']} folds, {report['rows']} rows): "
+          f"macro-F1 {report['macro_f1']:.3f}")
+    print("混淆矩阵 / confusion matrix (rows: label, columns: predicted): " + " ".join(report["labels"]))
+    for label, row in zip(report["labels"], report["confusion"]):
+        print(f"{label:<10}" + "".join(f"{v:6d}" for v in row))
     return 0
 
 
@@ -119,7 +139,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_config)
 
     p = sub.add_parser("route", help="route complaint text to a category and department (JSON)")
-    p.add_argument("text", nargs="?", help="one text; without it, one text per line from stdin")
+    p.add_argument("text", nargs="*", help="one text; without it, one text per line from stdin; "
+                   "`learn FILE.csv` retrains on a city's history (header text,label)")
+    p.add_argument("--replace", action="store_true", help="with learn: train on the history alone")
     p.add_argument("--taxonomy", default=None, help="routing YAML (default: knowledge/routing.yml)")
     p.add_argument("--keywords-only", action="store_true", help="keyword table only, without the classifier")
     p.set_defaults(func=_cmd_route)

@@ -61,7 +61,7 @@ T2S: dict[int, str] = {ord(a): b for a, b in zip(_T2S_PAIRS[0::2], _T2S_PAIRS[1:
 
 _WHITESPACE = re.compile(r"\s+")
 _LONG_NUMBER = re.compile(r"\d{7,}")   # phone, ID and ticket numbers: "12345" inside 13812345678 is no keyword
-_ALLOWED_TOP = {"settings", "extra_char_map", "fixed_routes", "ignore_phrases", "categories"}
+_ALLOWED_TOP = {"settings", "extra_char_map", "fixed_routes", "ignore_phrases", "categories", "label_map"}
 _ALLOWED_NODE = {"department", "keywords", "negative", "subcategories"}
 _ALLOWED_SETTINGS = {"min_score", "length_bonus", "confidence_scale", "max_chars", "keep_keyword_confidence",
                      "short_text_chars"}
@@ -175,6 +175,10 @@ class RoutingTaxonomy:
             self._char_map[ord(trad)] = simp
 
         self._fixed = self._load_fixed(data.get("fixed_routes") or {}, source)
+        raw_map = data.get("label_map") or {}
+        if not isinstance(raw_map, Mapping):
+            raise RoutingConfigError(f"{source}: label_map 应是“历史标签: 顶层类别”的映射")
+        self.label_map: dict[str, str] = {str(k): str(v) for k, v in raw_map.items()}
 
         cats = data.get("categories")
         if not isinstance(cats, Mapping) or not cats:

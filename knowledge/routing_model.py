@@ -107,10 +107,17 @@ def train(corpus: Path = CORPUS, config: dict[str, Any] = CONFIG) -> RoutingMode
     return RoutingModel(pipeline, config["max_chars"])
 
 
-def _var_dir() -> Path:
-    from bianmin.settings import Settings
+_var_cache: dict[tuple[str | None, ...], Path] = {}
 
-    return Settings.from_env().var / "routing"
+
+def _var_dir() -> Path:
+    """$BIANMIN_VAR/routing (memoised per environment: called on every routing)."""
+    key = (os.environ.get("BIANMIN_VAR"), os.environ.get("BIANMIN_HOME"))
+    if key not in _var_cache:
+        from bianmin.settings import Settings
+
+        _var_cache[key] = Settings.from_env().var / "routing"
+    return _var_cache[key]
 
 
 def load_shipped(var_dir: Path | None = None) -> RoutingModel:
@@ -134,14 +141,114 @@ def load_shipped(var_dir: Path | None = None) -> RoutingModel:
     return model
 
 
+LEARNED = "learned.pkl"
+
+
+class HistoryFileError(ValueError):
+    """A `route learn` file that cannot be used; the message names the line (Chinese, then English)."""
+
+
+def read_history(path: Path, categories: Sequence[str], label_map: dict[str, str]) -> tuple[list[str], list[str]]:
+    """Validate and read a city's history CSV (header ``text,label``; other columns ignored)."""
+    raw = Path(path).read_bytes()
+    try:
+        content = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise HistoryFileError(f"第 {line} 行不是 UTF-8 编码，请另存为 UTF-8 / line {line}: not UTF-8") from None
+    reader = csv.reader(content.splitlines())
+    header = [h.strip() for h in next(reader, [])]
+    if "text" not in header or "label" not in header:
+        raise HistoryFileError(f"第 1 行表头应包含 text,label，现在是 {','.join(header)!r} / "
+                               "line 1: the header must have the columns text,label")
+    ti, li = header.index("text"), header.index("label")
+    known = set(categories)
+    texts: list[str] = []
+    labels: list[str] = []
+    for number, row in enumerate(reader, start=2):
+        if not row:
+            continue
+        text = row[ti].strip() if ti < len(row) else ""
+        label = row[li].strip() if li < len(row) else ""
+        if not text:
+            raise HistoryFileError(f"第 {number} 行 text 为空 / line {number}: empty text")
+        label = label_map.get(label, label)
+        if label not in known:
+            raise HistoryFileError(f"第 {number} 行的类别“{label}”不是顶层类别，也不在 label_map 中 / "
+                                   f"line {number}: unknown label {label!r}")
+        texts.append(text)
+        labels.append(label)
+    if not texts:
+        raise HistoryFileError("文件没有数据行 / the file has no data rows")
+    return texts, labels
+
+
+def learn(path: Path, categories: Sequence[str], label_map: dict[str, str], replace: bool = False,
+          var_dir: Path | None = None, progress: Any = print) -> dict[str, Any]:
+    """Retrain on the shipped corpus + a city's history (or the history alone) and save it under $BIANMIN_VAR.
+
+    The file is validated before anything is trained; on any error the model in use is left untouched.
+    Returns the cross-validated report (macro-F1, labels, confusion matrix)."""
+    from sklearn.metrics import confusion_matrix, f1_score
+    from sklearn.model_selection import StratifiedKFold, cross_val_predict
+
+    texts, labels = read_history(path, categories, label_map)
+    progress(f"读取历史工单 {len(texts)} 条 / read {len(texts)} history rows")
+    if not replace:
+        base_t, base_l = read_corpus(CORPUS, CONFIG.get("rules"))
+        texts, labels = base_t + texts, base_l + labels
+        progress(f"加上内置语料共 {len(texts)} 条 / with the shipped corpus: {len(texts)} rows")
+    texts = [t[: CONFIG["max_chars"]] for t in texts]
+    counts = {lab: labels.count(lab) for lab in sorted(set(labels))}
+    if len(counts) < 2:
+        raise HistoryFileError("至少需要两个类别 / at least two labels are needed")
+    folds = max(2, min(5, min(counts.values())))
+    progress(f"交叉验证（{folds} 折）… / cross-validating ({folds} folds) …")
+    pred = cross_val_predict(build_pipeline(), texts, labels, cv=StratifiedKFold(folds, shuffle=True, random_state=0))
+    order = sorted(counts)
+    report = {"rows": len(texts), "folds": folds, "labels": order,
+              "macro_f1": round(float(f1_score(labels, pred, labels=order, average="macro")), 4),
+              "confusion": confusion_matrix(labels, pred, labels=order).tolist()}
+    progress("训练最终模型… / training the final model …")
+    pipeline = build_pipeline()
+    pipeline.fit(texts, labels)
+    directory = var_dir or _var_dir()
+    directory.mkdir(parents=True, exist_ok=True)
+    tmp = directory / f"{LEARNED}.tmp{os.getpid()}"
+    with open(tmp, "wb") as fh:
+        pickle.dump(RoutingModel(pipeline, CONFIG["max_chars"]), fh)
+    os.replace(tmp, directory / LEARNED)
+    progress(f"已保存 / saved: {directory / LEARNED}")
+    return report
+
+
 _model: RoutingModel | None = None
+_model_key: tuple[str, float] | None = None
 _lock = threading.Lock()
 
 
 def default_model() -> RoutingModel:
-    global _model
-    if _model is None:
+    """The learned model of `route learn` if there is one, else the shipped one.
+
+    One ``stat`` per call: a model saved by `route learn` is picked up by running processes without restart."""
+    global _model, _model_key
+    directory = _var_dir()
+    learned = directory / LEARNED
+    try:
+        key: tuple[str, float] = (str(learned), learned.stat().st_mtime)
+    except OSError:
+        key = ("shipped", 0.0)
+    if _model is None or key != _model_key:
         with _lock:
-            if _model is None:
-                _model = load_shipped()
+            if _model is None or key != _model_key:
+                model: RoutingModel | None = None
+                if key[0] != "shipped":
+                    try:
+                        with open(learned, "rb") as fh:
+                            loaded = pickle.load(fh)
+                        model = loaded if isinstance(loaded, RoutingModel) else None
+                    except Exception:   # noqa: BLE001 - keep routing with the shipped model
+                        log.warning("learned routing model unreadable; using the shipped one")
+                _model = model or load_shipped(directory)
+                _model_key = key
     return _model
