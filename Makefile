@@ -47,6 +47,7 @@ $(MODEL): $(STAMP) $(TRAIN_DATA) $(TRAIN_CODE)
 	@touch $@
 
 run: $(STAMP) $(MODEL)
+	$(VENV)/bin/bianmin db upgrade
 	$(VENV)/bin/bianmin run
 
 validate: $(STAMP)

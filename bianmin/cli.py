@@ -124,6 +124,40 @@ def _cmd_user(args: argparse.Namespace) -> int:
     return asyncio.run(go())
 
 
+def _cmd_db(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from bianmin import db
+
+    if args.action == "revision":
+        if not args.message:
+            print("错误：请用 -m 给出这次结构变更的说明", file=sys.stderr)
+            return 2
+        print(f"已生成迁移 {db.new_revision(args.message)}，请检查后提交。")
+        return 0
+    if args.action == "history":
+        from alembic import command
+
+        command.history(db.alembic_config())
+        return 0
+    url = Settings.from_env().database_url
+
+    async def go() -> int:
+        engine = db.make_engine(url)
+        try:
+            if args.action == "upgrade":
+                await db.upgrade_schema(engine, args.revision)
+            current = await db.current_revision(engine)
+        finally:
+            await engine.dispose()
+        head = db.head_revision()
+        state = "最新" if current == head else f"不是最新（最新为 {head}，请运行 bianmin db upgrade）"
+        print(f"数据库结构版本：{current or '无'}（{state}）")
+        return 0
+
+    return asyncio.run(go())
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="bianmin", description="便民 resident-services assistant")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -153,6 +187,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--display-name", default="")
     p.add_argument("--password-stdin", action="store_true", help="read the password from stdin (for scripts)")
     p.set_defaults(func=_cmd_user)
+
+    p = sub.add_parser("db", help="database schema: upgrade to the latest revision, show it, list or add revisions")
+    p.add_argument("action", choices=["upgrade", "current", "history", "revision"])
+    p.add_argument("--revision", default="head", help="upgrade target (default: head)")
+    p.add_argument("-m", "--message", default="", help="revision: what the schema change does")
+    p.set_defaults(func=_cmd_db)
 
     for register in _EXTRA_COMMANDS:
         register(sub)

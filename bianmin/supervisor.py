@@ -236,4 +236,8 @@ def run(settings: Settings) -> int:
     if not settings.model.exists():
         print(f"找不到模型 {settings.model}，请先运行 `make train`（make run 会自动训练）。", file=sys.stderr)
         return 1
+    # the schema is brought to the head revision once, here, before any child opens the database
+    from bianmin.db import upgrade_database_url
+
+    asyncio.run(upgrade_database_url(settings.database_url))
     return asyncio.run(Supervisor(settings).run())
