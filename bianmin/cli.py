@@ -129,13 +129,10 @@ def _cmd_db(args: argparse.Namespace) -> int:
 
     from bianmin import db
 
-    if args.action == "revision":
-        if not args.message:
-            print("错误：请用 -m 给出这次结构变更的说明", file=sys.stderr)
-            return 2
+    if args.db_command == "revision":
         print(f"已生成迁移 {db.new_revision(args.message)}，请检查后提交。")
         return 0
-    if args.action == "history":
+    if args.db_command == "history":
         from alembic import command
 
         command.history(db.alembic_config())
@@ -145,7 +142,7 @@ def _cmd_db(args: argparse.Namespace) -> int:
     async def go() -> int:
         engine = db.make_engine(url)
         try:
-            if args.action == "upgrade":
+            if args.db_command == "upgrade":
                 await db.upgrade_schema(engine, args.revision)
             current = await db.current_revision(engine)
         finally:
@@ -188,16 +185,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--password-stdin", action="store_true", help="read the password from stdin (for scripts)")
     p.set_defaults(func=_cmd_user)
 
-    p = sub.add_parser("db", help="database schema: upgrade to the latest revision, show it, list or add revisions")
-    p.add_argument("action", choices=["upgrade", "current", "history", "revision"])
-    p.add_argument("--revision", default="head", help="upgrade target (default: head)")
-    p.add_argument("-m", "--message", default="", help="revision: what the schema change does")
-    p.set_defaults(func=_cmd_db)
+    p = sub.add_parser("db", help="database: schema migrations, and personal data at rest (keys, sealing)")
+    db_sub = p.add_subparsers(dest="db_command", required=True)
+    q = db_sub.add_parser("upgrade", help="bring the database (BIANMIN_DATABASE_URL) to the latest schema revision")
+    q.add_argument("--revision", default="head", help="target revision (default: head)")
+    q.set_defaults(func=_cmd_db)
+    db_sub.add_parser("current", help="the schema revision the database is at").set_defaults(func=_cmd_db)
+    db_sub.add_parser("history", help="list the schema revisions").set_defaults(func=_cmd_db)
+    q = db_sub.add_parser("revision", help="write a new revision from the model changes (autogenerate)")
+    q.add_argument("-m", "--message", required=True, help="what the schema change does")
+    q.set_defaults(func=_cmd_db)
+    _DB_SUB[:] = [db_sub]
 
     for register in _EXTRA_COMMANDS:
         register(sub)
     return parser
 
+
+#: The `db` subcommand group, so feature packages can add `bianmin db <action>` commands to it.
+_DB_SUB: list["argparse._SubParsersAction[argparse.ArgumentParser]"] = []
 
 #: Feature packages add subcommands here (ticket, faq, user) without the CLI importing them eagerly.
 _EXTRA_COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = []
@@ -224,7 +230,7 @@ _EXTRA_COMMANDS.append(_register_faq)
 def _register_data(sub: argparse._SubParsersAction) -> None:
     from cases.data_cli import register  # argparse only; keys and stores load when a command runs
 
-    register(sub)
+    register(sub, _DB_SUB[0] if _DB_SUB else None)
 
 
 _EXTRA_COMMANDS.append(_register_data)

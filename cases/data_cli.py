@@ -14,14 +14,19 @@ from typing import Any
 import yaml
 
 
-def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
-    p = sub.add_parser("db", help="personal data at rest: encryption keys, sealing old rows")
-    dsub = p.add_subparsers(dest="db_command", required=True)
-    dsub.add_parser("rotate-key", help="make a new key active (key file) and re-seal every ticket under it")
-    dsub.add_parser("retire-keys", help="forget old keys no ticket is sealed under any more (key file)")
-    dsub.add_parser("encrypt", help="seal plaintext tickets and re-seal those under old keys (idempotent)")
-    dsub.add_parser("key-status", help="which key ids tickets are sealed under")
-    p.set_defaults(func=run_db)
+def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]",
+             dsub: "argparse._SubParsersAction[argparse.ArgumentParser] | None" = None) -> None:
+    """Add the key commands to ``bianmin db`` (``dsub``: the group the CLI made for schema migrations)."""
+    if dsub is None:
+        p = sub.add_parser("db", help="personal data at rest: encryption keys, sealing old rows")
+        dsub = p.add_subparsers(dest="db_command", required=True)
+    dsub.add_parser("rotate-key", help="make a new key active (key file) and re-seal every ticket under it"
+                    ).set_defaults(func=run_db)
+    dsub.add_parser("retire-keys", help="forget old keys no ticket is sealed under any more (key file)"
+                    ).set_defaults(func=run_db)
+    dsub.add_parser("encrypt", help="seal plaintext tickets and re-seal those under old keys (idempotent)"
+                    ).set_defaults(func=run_db)
+    dsub.add_parser("key-status", help="which key ids tickets are sealed under").set_defaults(func=run_db)
 
     p = sub.add_parser("purge", help="remove old conversations and closed tickets' personal data (audited)")
     p.add_argument("--older-than", type=int, required=True, metavar="DAYS",
