@@ -23,7 +23,6 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 from sqlalchemy.exc import SQLAlchemyError
 
-from bianmin.pii import mask_text
 from knowledge.faq_store import FaqEntry, FaqStore
 from knowledge.local_settings import default_settings, render
 from knowledge.retrieval import Hit, LiveIndex, decide
@@ -220,7 +219,7 @@ async def record_fallback_question(tracker: Tracker) -> None:
         service = await faq_service()
         await service.store.record_unanswered(question, tracker.sender_id, "fallback")
     except Exception:   # noqa: BLE001 - best effort; logged without the resident's text
-        log.exception("could not record the unanswered question of %s", mask_text(tracker.sender_id or ""))
+        log.exception("could not record an unanswered question")
 
 
 # ------------------------------------------------------------------------------------------- actions

@@ -1038,11 +1038,11 @@ class ActionFinishIntake(Action):
             dispatcher.utter_message(text=UNAVAILABLE.format(name=spec.name_zh), buttons=retry)
             return []
         except Exception:  # a bug must not look like success: the resident is told it was not stored
-            log.exception("intake %s of %s not stored: unexpected error", spec.ticket_type, tracker.sender_id)
+            log.exception("intake %s not stored: unexpected error", spec.ticket_type)
             dispatcher.utter_message(text=UNAVAILABLE.format(name=spec.name_zh), buttons=retry)
             return []
         ticket = result.ticket
-        log.info("intake %s of %s: ticket %s %s", spec.ticket_type, tracker.sender_id, ticket.number,
+        log.info("intake %s: ticket %s %s", spec.ticket_type, ticket.number,
                  "created" if result.created else "already existed")
         dispatcher.utter_message(text=submitted_message(spec, ticket, result.created))
         return [SlotSet(TICKET_SLOT, ticket.number), SlotSet(LAST_TICKET_SLOT, ticket.number)]

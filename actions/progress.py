@@ -412,6 +412,6 @@ class ActionRateTicket(Action):
         except CaseStoreUnavailable:
             dispatcher.utter_message(text="抱歉，系统暂时无法保存评价，请稍后再试。")
             return []
-        log.info("ticket %s rated %s by %s", number, score, tracker.sender_id)
+        log.info("ticket %s rated %s", number, score)
         dispatcher.utter_message(text=f"感谢您的评价（{STARS[:score]}）！我们会把您的意见反馈给承办部门。")
         return [SlotSet(RATE_SLOT, None)]

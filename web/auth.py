@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import functools
+import re
 import time
 from collections import defaultdict, deque
 from typing import Awaitable, Callable
@@ -59,8 +60,15 @@ async def login_page(request: web.Request) -> web.FileResponse:
     return web.FileResponse(STATIC / "login.html")
 
 
+_LOCAL_PATH = re.compile(r"/(?![/\\])[\x21-\x7e]*")
+
+
 def _safe_next(value: str | None) -> str:
-    return value if value and value.startswith("/") and not value.startswith("//") else "/staff"
+    """Only a plain path on this site: browsers read "\\" as "/" and drop tabs/newlines, so "/\\evil.example",
+    "/\\t/evil.example" and the like would leave it (finding 6). Anything else goes to the staff page."""
+    if not value or not _LOCAL_PATH.fullmatch(value) or "\\" in value:
+        return "/staff"
+    return value
 
 
 async def login(request: web.Request) -> web.Response:
