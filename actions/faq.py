@@ -23,9 +23,9 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 from sqlalchemy.exc import SQLAlchemyError
 
-from knowledge.faq_store import FaqEntry, FaqStore
+from faq.store import FaqEntry, FaqStore
 from knowledge.local_settings import default_settings, render
-from knowledge.retrieval import Hit, LiveIndex, decide
+from faq.retrieval import Hit, LiveIndex, decide
 
 log = logging.getLogger(__name__)
 

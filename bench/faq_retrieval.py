@@ -8,7 +8,7 @@ Writes var/reports/faq_retrieval.json.
 
 ``python -m bench.faq_retrieval --calibrate`` instead refits the confidence (a logistic regression on
 leave-one-out similar questions of the starter set against the out-of-scope and courtesy messages of the
-NLU data — never on the held-out paraphrases) and prints the coefficients for ``knowledge.retrieval.Params``.
+NLU data — never on the held-out paraphrases) and prints the coefficients for ``faq.retrieval.Params``.
 """
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ import numpy as np
 import yaml
 
 from bench.common import REPO, summary_ms, write_report
-from knowledge.retrieval import Analyzer, FaqDoc, FaqIndex, Params, build_index
+from faq.retrieval import Analyzer, FaqDoc, FaqIndex, Params, build_index
 
 N_FAQS = 5000
 N_QUERIES = 3000

@@ -219,7 +219,7 @@ _EXTRA_COMMANDS.append(_register_ticket)
 
 
 def _register_faq(sub: argparse._SubParsersAction) -> None:
-    from knowledge.faq_cli import register  # argparse only; the store and jieba load when a faq command runs
+    from faq.cli import register  # argparse only; the store and jieba load when a faq command runs
 
     register(sub)
 

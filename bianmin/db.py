@@ -29,7 +29,7 @@ metadata = MetaData(naming_convention={
 })
 
 #: Modules that define tables on ``metadata``; imported before the schema is created.
-MODEL_MODULES = ("bianmin.audit", "web.accounts", "cases.models", "knowledge.faq_models", "channels.handoff_models")
+MODEL_MODULES = ("bianmin.audit", "web.accounts", "cases.models", "faq.models", "channels.handoff_models")
 
 
 def _sqlite_pragmas(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]

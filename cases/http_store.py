@@ -1,5 +1,5 @@
 """HttpCaseStore: the CaseStore interface over HTTP to an external case system (e.g. another bianmin's
-``/api/cases``, see cases/api.py for the contract).
+``/api/cases``, see web/cases_api.py for the contract).
 
 Each request has its own timeout; connection errors, timeouts and 5xx answers are retried a bounded number
 of times with exponential back-off. Every write carries an ``Idempotency-Key`` header — the submission key

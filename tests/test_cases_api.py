@@ -10,7 +10,7 @@ import aiohttp
 from sqlalchemy import insert, text
 
 from bianmin import audit
-from cases.api import CASE_STORES_KEY
+from web.cases_api import CASE_STORES_KEY
 from cases.store import Status
 from cases_support import API_TOKEN, new_ticket, web_app_server
 from web.accounts import AccountStore, hash_password, staff_users

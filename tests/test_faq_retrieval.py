@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from knowledge.retrieval import (Analyzer, FaqDoc, build_index, decide, default_analyzer, load_synonyms,
+from faq.retrieval import (Analyzer, FaqDoc, build_index, decide, default_analyzer, load_synonyms,
                                  threshold_from_env)
 
 REPO = Path(__file__).resolve().parent.parent

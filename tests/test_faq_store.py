@@ -12,8 +12,8 @@ from sqlalchemy import func, select, text
 
 from bianmin.audit import audit_log
 from bianmin.db import create_schema, make_engine
-from knowledge.faq_models import faq_entries
-from knowledge.faq_store import (FaqConflict, FaqNotFound, FaqStore, FaqValidationError, dump_yaml, load_yaml,
+from faq.models import faq_entries
+from faq.store import (FaqConflict, FaqNotFound, FaqStore, FaqValidationError, dump_yaml, load_yaml,
                                  question_key)
 from knowledge.local_settings import LocalSettings
 

@@ -4,7 +4,7 @@ Admins search, create, edit, publish and unpublish entries, read their history, 
 would answer any question (the same retrieval and decision as ``action_answer_faq``), work through the
 questions the assistant could not answer (one step to a new FAQ or a similar question), see which answers
 residents found unhelpful, and import/export YAML. Every route requires an admin login
-(``require("admin")``). Handlers are thin: they call :class:`knowledge.faq_store.FaqStore` and map its
+(``require("admin")``). Handlers are thin: they call :class:`faq.store.FaqStore` and map its
 domain errors to 400/404/409/422 with the Chinese message. Every change is written by the store together
 with its history row, an audit row and a new FAQ revision (the assistant picks it up on the next message).
 """
@@ -19,10 +19,10 @@ from typing import Any, Awaitable, Callable, Optional, TypedDict
 from aiohttp import web
 from sqlalchemy.exc import SQLAlchemyError
 
-from knowledge.faq_models import STATUSES, UNANSWERED_REASONS
-from knowledge.faq_store import FaqError, FaqStore, FaqValidationError, dump_yaml, load_yaml
+from faq.models import STATUSES, UNANSWERED_REASONS
+from faq.store import FaqError, FaqStore, FaqValidationError, dump_yaml, load_yaml
 from knowledge.local_settings import placeholders
-from knowledge.retrieval import LiveIndex, candidate_floor_from_env, decide, threshold_from_env
+from faq.retrieval import LiveIndex, candidate_floor_from_env, decide, threshold_from_env
 from web.auth import current_user, require
 from web.payloads import json_object
 

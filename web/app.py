@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bianmin.db import create_schema, make_engine
 from bianmin.settings import Settings
-from cases import api as case_api
+from web import cases_api as case_api
 from channels import webchat
 from channels.rasa_client import RasaClient
 from web import admin, auth, staff

@@ -217,7 +217,7 @@ async def _visible_session(request: web.Request) -> Any:
 @_maps_errors
 async def resident_tickets(request: web.Request) -> web.Response:
     """The resident's tickets in every configured store (masked list; opening one is audited by the ticket API)."""
-    from cases.api import CASE_STORES_KEY
+    from web.cases_api import CASE_STORES_KEY
 
     session = await _visible_session(request)
     stores = request.app[CASE_STORES_KEY]
@@ -233,7 +233,7 @@ async def resident_tickets(request: web.Request) -> web.Response:
 async def create_ticket(request: web.Request) -> web.Response:
     """File a ticket for the resident from the console (idempotent: the same content again → the same ticket)."""
     from actions.intake import plan_ticket, today
-    from cases.api import CASE_STORES_KEY
+    from web.cases_api import CASE_STORES_KEY
     from web.app import ENGINE_KEY
 
     session = await _visible_session(request)

@@ -465,7 +465,7 @@ def candidate_floor_from_env() -> float:
 
 
 class IndexSource(Protocol):
-    """Where a :class:`LiveIndex` reads the knowledge from (``knowledge.faq_store.FaqStore``)."""
+    """Where a :class:`LiveIndex` reads the knowledge from (``faq.store.FaqStore``)."""
 
     async def revision(self) -> int: ...
 

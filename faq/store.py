@@ -3,7 +3,7 @@
 Every change to an entry — from the admin console, the CLI, an import or the first-run seed — happens in
 one transaction that also writes a ``faq_history`` row (field-level diff), an audit row
 (``bianmin.audit.record``) and bumps ``faq_revision``. Processes that keep a search index in memory
-(:class:`knowledge.retrieval.LiveIndex`) compare that revision on every query and rebuild when it moved,
+(:class:`faq.retrieval.LiveIndex`) compare that revision on every query and rebuild when it moved,
 so a published change answers the very next message without retraining or restarting anything.
 
 Domain errors carry an HTTP-ish ``status`` (400/404/409/422) and a Chinese message for the admin.
@@ -27,14 +27,14 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bianmin import audit
 from bianmin.pii import mask_text
-from knowledge.faq_models import (STATUSES, UNANSWERED_REASONS, UNANSWERED_STATUSES, faq_entries, faq_feedback,
+from faq.models import (STATUSES, UNANSWERED_REASONS, UNANSWERED_STATUSES, faq_entries, faq_feedback,
                                   faq_history, faq_revision, faq_unanswered)
 from knowledge.local_settings import LocalSettings, default_settings
-from knowledge.retrieval import FaqDoc, question_key
+from faq.retrieval import FaqDoc, question_key
 
 log = logging.getLogger(__name__)
 
-STARTER_DIR = Path(__file__).resolve().with_name("faq")
+STARTER_DIR = Path(__file__).resolve().parent.parent / "knowledge" / "faq"
 EDITABLE = ("question", "similar", "answer", "tags", "department", "status", "valid_from", "valid_until")
 FIELD_NAMES_ZH = {"question": "标准问题", "similar": "相似问法", "answer": "答案", "tags": "标签",
                   "department": "部门", "status": "状态", "valid_from": "生效日期", "valid_until": "失效日期"}

@@ -37,7 +37,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 async def _open_store():  # type: ignore[no-untyped-def]
     from bianmin.db import create_schema, make_engine
     from bianmin.settings import Settings
-    from knowledge.faq_store import FaqStore
+    from faq.store import FaqStore
 
     engine = make_engine(Settings.from_env().database_url)
     await create_schema(engine)
@@ -47,7 +47,7 @@ async def _open_store():  # type: ignore[no-untyped-def]
 
 
 def _run(coro) -> int:  # type: ignore[no-untyped-def]
-    from knowledge.faq_store import FaqError
+    from faq.store import FaqError
 
     try:
         return asyncio.run(coro)
@@ -60,7 +60,7 @@ def _run(coro) -> int:  # type: ignore[no-untyped-def]
 
 
 def _cmd_import(args: argparse.Namespace) -> int:
-    from knowledge.faq_store import load_yaml
+    from faq.store import load_yaml
 
     async def go() -> int:
         entries = load_yaml(Path(args.file).read_text(encoding="utf-8-sig"))
@@ -78,7 +78,7 @@ def _cmd_import(args: argparse.Namespace) -> int:
 
 
 def _cmd_export(args: argparse.Namespace) -> int:
-    from knowledge.faq_store import dump_yaml
+    from faq.store import dump_yaml
 
     async def go() -> int:
         store = await _open_store()
@@ -98,7 +98,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
 
 
 def _cmd_search(args: argparse.Namespace) -> int:
-    from knowledge.retrieval import build_index, decide
+    from faq.retrieval import build_index, decide
 
     async def go() -> int:
         store = await _open_store()
